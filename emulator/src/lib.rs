@@ -1,0 +1,1 @@
+//! orgs-emulator: a local AWS Organizations emulator (see README.md).

@@ -1,0 +1,2 @@
+//! aws-invite-operator: brings existing AWS accounts into an AWS Organization.
+pub mod api;
