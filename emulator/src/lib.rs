@@ -1,1 +1,23 @@
-//! orgs-emulator: a local AWS Organizations emulator (see README.md).
+//! orgs-emulator: a local AWS Organizations (+ STS AssumeRole / IAM GetRole) emulator that
+//! speaks AWS's wire protocols, so the real AWS SDK clients talk to it unchanged.
+//!
+//! Start it in-process with [`Emulator::start`], point the SDKs' `endpoint_url` at
+//! [`RunningEmulator::url`], and drive the other side (the invited account, the clock,
+//! faults) with [`ControlClient`]. See README.md for the wire-level details.
+
+pub mod api;
+pub mod client;
+mod control;
+pub mod error;
+pub mod ratelimit;
+pub mod seed;
+mod server;
+pub mod state;
+pub mod wire;
+
+pub use api::{CallRecord, Fault, FaultKind, FaultWhen, HandshakeInfo};
+pub use client::{ControlClient, ControlError};
+pub use error::AwsError;
+pub use seed::{Seed, SeedAccount, SeedError, SeedOrganization, SeedRole};
+pub use server::{Emulator, EmulatorConfig, RunningEmulator, StartError};
+pub use state::{ModelOptions, State};

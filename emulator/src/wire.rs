@@ -1,0 +1,182 @@
+//! Rendering of model values in AWS's wire formats: awsJson1_1 for Organizations and the
+//! query protocol's XML for STS and IAM.
+
+use crate::error::AwsError;
+use crate::state::{Account, Handshake, Organization, Role, Session, Time};
+use serde_json::{Value, json};
+
+/// Epoch seconds (floating, millisecond precision), as awsJson timestamps.
+pub fn epoch(t: Time) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// ISO 8601 with seconds precision (`2024-01-01T00:00:00Z`), as query-protocol timestamps.
+pub fn iso(t: Time) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The `Handshake` structure.
+pub fn handshake_json(h: &Handshake) -> Value {
+    let mut resources = vec![
+        json!({
+            "Type": "ORGANIZATION",
+            "Value": h.organization_id,
+            "Resources": [
+                {"Type": "MASTER_EMAIL", "Value": h.management_email},
+                {"Type": "MASTER_NAME", "Value": h.management_name},
+                {"Type": "ORGANIZATION_FEATURE_SET", "Value": h.feature_set},
+            ],
+        }),
+        json!({"Type": h.target.type_name(), "Value": h.target.id()}),
+    ];
+    if let Some(n) = &h.notes {
+        resources.push(json!({"Type": "NOTES", "Value": n}));
+    }
+    json!({
+        "Id": h.id,
+        "Arn": h.arn(),
+        "Parties": [
+            {"Id": h.organization_id, "Type": "ORGANIZATION"},
+            {"Id": h.target.id(), "Type": h.target.type_name()},
+        ],
+        "State": h.state.as_str(),
+        "RequestedTimestamp": epoch(h.requested_at),
+        "ExpirationTimestamp": epoch(h.expires_at),
+        "Action": "INVITE",
+        "Resources": resources,
+    })
+}
+
+/// The `Account` structure (as a member of `org`).
+pub fn account_json(a: &Account, org: &Organization) -> Value {
+    let mut v = json!({
+        "Id": a.id,
+        "Arn": format!("arn:aws:organizations::{}:account/{}/{}", org.management_account_id, org.id, a.id),
+        "Email": a.email,
+        "Name": a.name,
+        "Status": "ACTIVE",
+        "State": "ACTIVE",
+    });
+    if let (Some(m), Some(obj)) = (&a.joined_method, v.as_object_mut()) {
+        obj.insert("JoinedMethod".into(), json!(m));
+    }
+    if let (Some(t), Some(obj)) = (a.joined_at, v.as_object_mut()) {
+        obj.insert("JoinedTimestamp".into(), json!(epoch(t)));
+    }
+    v
+}
+
+/// The `Organization` structure.
+pub fn organization_json(o: &Organization, mgmt_email: &str) -> Value {
+    json!({
+        "Id": o.id,
+        "Arn": o.arn(),
+        "FeatureSet": o.feature_set,
+        "MasterAccountArn": format!("arn:aws:organizations::{}:account/{}/{}", o.management_account_id, o.id, o.management_account_id),
+        "MasterAccountId": o.management_account_id,
+        "MasterAccountEmail": mgmt_email,
+        "AvailablePolicyTypes": [],
+    })
+}
+
+/// The awsJson1_1 error body.
+pub fn json_error(e: &AwsError) -> Value {
+    let mut v = json!({"__type": e.code, "Message": e.message});
+    if let (Some(r), Some(obj)) = (e.reason, v.as_object_mut()) {
+        obj.insert("Reason".into(), json!(r));
+    }
+    v
+}
+
+/// Escapes text for XML element content.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// RFC 3986 percent-encoding (unreserved characters kept), as IAM encodes policy documents.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// XML namespace of the STS query API.
+pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// XML namespace of the IAM query API.
+pub const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// A query-protocol `ErrorResponse`.
+pub fn xml_error(ns: &str, e: &AwsError, request_id: &str) -> String {
+    let ty = if e.status >= 500 { "Receiver" } else { "Sender" };
+    format!(
+        "<ErrorResponse xmlns=\"{ns}\">\n  <Error>\n    <Type>{ty}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
+        xml_escape(e.code),
+        xml_escape(&e.message)
+    )
+}
+
+/// The STS `AssumeRoleResponse`.
+pub fn assume_role_xml(s: &Session, request_id: &str) -> String {
+    format!(
+        "<AssumeRoleResponse xmlns=\"{STS_NS}\">\n  <AssumeRoleResult>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}:{}</AssumedRoleId>\n      <Arn>arn:aws:sts::{}:assumed-role/{}/{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n  </AssumeRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleResponse>\n",
+        xml_escape(&s.role_id),
+        xml_escape(&s.session_name),
+        s.account_id,
+        xml_escape(&s.role_name),
+        xml_escape(&s.session_name),
+        s.access_key_id,
+        s.secret_access_key,
+        s.session_token,
+        iso(s.expires_at),
+    )
+}
+
+/// The STS `GetCallerIdentityResponse`.
+pub fn caller_identity_xml(account: &str, arn: &str, user_id: &str, request_id: &str) -> String {
+    format!(
+        "<GetCallerIdentityResponse xmlns=\"{STS_NS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{account}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+        xml_escape(arn),
+        xml_escape(user_id),
+    )
+}
+
+/// The IAM `GetRoleResponse` (the trust policy URL-encoded, as IAM returns it).
+pub fn get_role_xml(r: &Role, request_id: &str) -> String {
+    format!(
+        "<GetRoleResponse xmlns=\"{IAM_NS}\">\n  <GetRoleResult>\n    <Role>\n      <Path>{}</Path>\n      <AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>\n      <MaxSessionDuration>3600</MaxSessionDuration>\n      <RoleId>{}</RoleId>\n      <RoleName>{}</RoleName>\n      <Arn>{}</Arn>\n      <CreateDate>{}</CreateDate>\n      <RoleLastUsed/>\n    </Role>\n  </GetRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetRoleResponse>\n",
+        xml_escape(&r.path),
+        percent_encode(&r.trust_policy),
+        r.role_id,
+        xml_escape(&r.name),
+        xml_escape(&r.arn()),
+        iso(r.created_at),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(xml_escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+        assert_eq!(percent_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+    }
+}

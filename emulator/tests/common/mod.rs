@@ -1,0 +1,116 @@
+//! Shared helpers of the contract tests.
+#![allow(dead_code)]
+
+use aws_sdk_organizations::config::retry::RetryConfig;
+use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
+use orgs_emulator::{Emulator, EmulatorConfig, RunningEmulator, Seed, SeedAccount, SeedOrganization, SeedRole};
+
+pub const MGMT: &str = "111111111111";
+pub const MEMBER: &str = "222222222222";
+pub const STANDALONE: &str = "333333333333";
+pub const STANDALONE2: &str = "444444444444";
+pub const OTHER_MGMT: &str = "555555555555";
+pub const OTHER_MEMBER: &str = "666666666666";
+pub const ORG: &str = "o-aaaaaaaaaa";
+pub const OTHER_ORG: &str = "o-bbbbbbbbbb";
+
+pub fn seed() -> Seed {
+    Seed {
+        organizations: vec![
+            SeedOrganization {
+                id: Some(ORG.into()),
+                management_account: SeedAccount {
+                    id: MGMT.into(),
+                    email: Some("payer@example.com".into()),
+                    name: Some("Payer".into()),
+                },
+                members: vec![SeedAccount::new(MEMBER)],
+                account_quota: Some(10),
+                feature_set: None,
+            },
+            SeedOrganization {
+                id: Some(OTHER_ORG.into()),
+                management_account: SeedAccount::new(OTHER_MGMT),
+                members: vec![SeedAccount::new(OTHER_MEMBER)],
+                account_quota: None,
+                feature_set: None,
+            },
+        ],
+        accounts: vec![
+            SeedAccount { id: STANDALONE.into(), email: Some("owner3@example.com".into()), name: None },
+            SeedAccount::new(STANDALONE2),
+        ],
+        roles: vec![SeedRole {
+            account_id: MEMBER.into(),
+            name: "OrganizationAccountAccessRole".into(),
+            path: None,
+            trust_policy: serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": format!("arn:aws:iam::{MGMT}:root")},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}
+                }]
+            }),
+        }],
+    }
+}
+
+/// Starts an emulator with the standard seed and rate limits off.
+pub async fn start() -> RunningEmulator {
+    start_with(EmulatorConfig::with_seed(seed()).rate_limits(false)).await
+}
+
+pub async fn start_with(config: EmulatorConfig) -> RunningEmulator {
+    match Emulator::start(config).await {
+        Ok(e) => e,
+        Err(e) => panic!("emulator failed to start: {e}"),
+    }
+}
+
+/// An Organizations client acting with access key `key`, retries off.
+pub fn orgs(emu: &RunningEmulator, key: &str) -> aws_sdk_organizations::Client {
+    let conf = aws_sdk_organizations::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(emu.url())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, "secret", None, None, "test"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_organizations::Client::from_conf(conf)
+}
+
+pub fn sts(emu: &RunningEmulator, key: &str, secret: &str, token: Option<String>) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .endpoint_url(emu.url())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(key, secret, token, None, "test"))
+        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+pub fn iam(emu: &RunningEmulator, key: &str, secret: &str, token: Option<String>) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .endpoint_url(emu.url())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(key, secret, token, None, "test"))
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+/// Invites `account` from the default management account; returns the handshake ID.
+pub async fn invite(c: &aws_sdk_organizations::Client, account: &str) -> String {
+    use aws_sdk_organizations::types::{HandshakeParty, HandshakePartyType};
+    let out = c
+        .invite_account_to_organization()
+        .target(HandshakeParty::builder().r#type(HandshakePartyType::Account).id(account).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    out.handshake.unwrap().id.unwrap()
+}
