@@ -1,1 +1,35 @@
-//! Custom resources of the awsinvite.io group.
+//! Custom resources of the `awsinvite.io` group, version `v1alpha1`.
+//!
+//! The types here are the API: their doc comments become `kubectl explain`, their
+//! `x_kube(validation)` rules become CEL rules the API server enforces at admission.
+//! `crds/` holds what [`crds`] generates; a test fails on drift.
+
+mod account_invite;
+mod billing_profile;
+mod duration;
+
+pub use account_invite::*;
+pub use billing_profile::*;
+pub use duration::{DurationError, parse_duration};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// API group of every resource the operator owns.
+pub const GROUP: &str = "awsinvite.io";
+
+/// Every custom resource definition, in a stable order.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![BillingProfile::crd(), AwsAccountInvite::crd()]
+}
+
+/// One CRD as the YAML document stored in `crds/<name>.yaml`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    Ok(format!("---\n{}", serde_yaml::to_string(crd)?))
+}
+
+/// Every CRD as one multi-document YAML stream: what `aws-invite-operator crds` prints, the
+/// concatenation of the files in `crds/`.
+pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+    crds().iter().map(crd_yaml).collect()
+}

@@ -1,0 +1,218 @@
+//! `BillingProfile`: one payer organization, the credentials that reach it and who may invite into it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Default for `spec.invitationsPerDay`: AWS's own floor of invitations per rolling 24 hours.
+pub const DEFAULT_INVITATIONS_PER_DAY: u32 = 20;
+/// Default for `spec.iamAccess.memberAccessRoleName`: the role AWS creates in accounts it creates.
+pub const DEFAULT_MEMBER_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
+
+/// The payer organization, the credentials that reach it and who may invite into it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    doc = "A payer AWS Organization that AwsAccountInvites may bring accounts into. The profile is Ready only when DescribeOrganization, called with the profile's credentials, reports the management account (and organization ID, when given) written here, so an invitation never goes out from the wrong payer.",
+    group = "awsinvite.io",
+    version = "v1alpha1",
+    kind = "BillingProfile",
+    plural = "billingprofiles",
+    shortname = "bp",
+    status = "BillingProfileStatus",
+    printcolumn = r#"{"name":"Management account","type":"string","jsonPath":".spec.managementAccountId"}"#,
+    printcolumn = r#"{"name":"Organization","type":"string","jsonPath":".status.organizationId"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Sent 24h","type":"integer","jsonPath":".status.invitationsInLast24h"}"#,
+    printcolumn = r#"{"name":"Queued","type":"integer","jsonPath":".status.queuedInvitations"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingProfileSpec {
+    /// The 12-digit ID of the organization's management (payer) account, e.g. "111122223333".
+    /// The profile is not Ready unless the credentials below belong to this organization.
+    #[x_kube(validation = Rule::new("self.matches('^[0-9]{12}$')").message("managementAccountId must be exactly 12 digits, e.g. \"111122223333\""))]
+    #[schemars(length(max = 64))]
+    pub management_account_id: String,
+
+    /// The organization's ID, e.g. "o-a1b2c3d4e5". When set, the profile is only Ready when
+    /// the credentials reach exactly this organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^o-[a-z0-9]{10,32}$')").message("organizationId must look like \"o-\" followed by 10 to 32 lowercase letters or digits, e.g. \"o-a1b2c3d4e5\""))]
+    #[schemars(length(max = 64))]
+    pub organization_id: Option<String>,
+
+    /// How the operator authenticates to AWS for this profile. By default it uses its own
+    /// ambient credentials (IRSA, EKS Pod Identity or the environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<ProfileCredentials>,
+
+    /// Overrides the AWS endpoint for Organizations, STS and IAM, e.g. "http://127.0.0.1:4566"
+    /// for the bundled orgs-emulator. Leave unset for real AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^https?://[^\\\\s]+$')").message("endpointUrl must be an http:// or https:// URL"))]
+    #[schemars(length(max = 2048))]
+    pub endpoint_url: Option<String>,
+
+    /// The AWS region used to sign requests; Organizations is a global service. Default "us-east-1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')").message("region must be an AWS region name such as \"us-east-1\""))]
+    #[schemars(length(max = 32))]
+    pub region: Option<String>,
+
+    /// Which namespaces may create AwsAccountInvites that name this profile. With nothing set,
+    /// no namespace may: access to a billing profile is granted explicitly.
+    #[serde(default)]
+    pub allowed_namespaces: AllowedNamespaces,
+
+    /// The most invitations the operator sends for this organization in any rolling 24 hours;
+    /// the rest wait in the queue (phase Queued). AWS allows max(20, account quota) a day.
+    #[serde(default = "default_invitations_per_day")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub invitations_per_day: u32,
+
+    /// Defaults for the IAM access step of invites that use this profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_access: Option<ProfileIamAccess>,
+}
+
+fn default_invitations_per_day() -> u32 {
+    DEFAULT_INVITATIONS_PER_DAY
+}
+
+/// Credentials the operator uses for a profile. No long-lived keys are stored in the profile.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.externalId) || has(self.roleArn)").message("credentials.externalId only makes sense with credentials.roleArn"))]
+#[x_kube(validation = Rule::new("!has(self.sessionName) || has(self.roleArn)").message("credentials.sessionName only makes sense with credentials.roleArn"))]
+pub struct ProfileCredentials {
+    /// An IAM role in the management account that the operator assumes (sts:AssumeRole) before
+    /// calling Organizations, e.g. "arn:aws:iam::111122223333:role/aws-invite-operator".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\\\w+=,.@/-]{1,512}$')").message("roleArn must be an IAM role ARN such as \"arn:aws:iam::111122223333:role/aws-invite-operator\""))]
+    #[schemars(length(max = 2048))]
+    pub role_arn: Option<String>,
+
+    /// The external ID the role's trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("size(self) >= 2 && size(self) <= 1224").message("externalId must be 2 to 1224 characters"))]
+    #[schemars(length(max = 4096))]
+    pub external_id: Option<String>,
+
+    /// The session name recorded in CloudTrail for the assumed role. Default "aws-invite-operator".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[\\\\w+=,.@-]{2,64}$')").message("sessionName must be 2 to 64 characters of letters, digits and +=,.@_-"))]
+    #[schemars(length(max = 128))]
+    pub session_name: Option<String>,
+
+    /// Static keys for clusters without IRSA or Pod Identity: a Secret with the keys
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and optionally `AWS_SESSION_TOKEN`).
+    /// The keys are never logged nor copied into status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretReference>,
+}
+
+/// A Secret in a given namespace.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretReference {
+    /// Namespace of the Secret.
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Which namespaces may use a billing profile.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.from) || self.from != 'Selector' || has(self.selector)").message("allowedNamespaces.selector is required when from is Selector"))]
+#[x_kube(validation = Rule::new("!has(self.selector) || (has(self.from) && self.from == 'Selector')").message("allowedNamespaces.selector is only used when from is Selector"))]
+pub struct AllowedNamespaces {
+    /// `All`: every namespace. `Same`: the namespace whose name equals this profile's name.
+    /// `Selector`: namespaces whose labels match `selector`. Namespaces named in `namespaces`
+    /// are allowed in every case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<NamespacesFrom>,
+
+    /// A label selector over namespaces, used when `from` is `Selector`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+
+    /// Namespaces allowed by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub namespaces: Vec<String>,
+}
+
+/// Which namespaces are allowed besides those named in `namespaces`: `All` (every namespace),
+/// `Same` (the namespace whose name equals this profile's name) or `Selector` (namespaces whose
+/// labels match `selector`). Unset: only the namespaces named in `namespaces`.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamespacesFrom {
+    /// Every namespace.
+    All,
+    /// The namespace whose name equals the profile's name.
+    Same,
+    /// Namespaces matching `allowedNamespaces.selector`.
+    Selector,
+}
+
+/// Defaults for the IAM access step (design 2.3) of invites using this profile.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileIamAccess {
+    /// How IAM access is verified when an invite does not say: `Automatic` (the operator
+    /// checks the role itself) or `Manual` (a person confirms with an annotation). Default Automatic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<IamVerification>,
+
+    /// The role the operator assumes in a new member account to check IAM access, e.g.
+    /// "OrganizationAccountAccessRole" (the default) or a read-only role the customer grants the payer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub member_access_role_name: Option<String>,
+}
+
+/// How the IAM access step is verified: `Automatic` (the operator assumes the member access
+/// role and checks the role's trust policy) or `Manual` (a person sets the annotation
+/// `awsinvite.io/iam-access-confirmed: "true"`).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IamVerification {
+    /// The operator assumes the member access role and checks the role's trust policy.
+    #[default]
+    Automatic,
+    /// A person sets the annotation `awsinvite.io/iam-access-confirmed: "true"`.
+    Manual,
+}
+
+/// What the operator observed of a billing profile.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingProfileStatus {
+    /// `Ready`: the credentials work and reach the organization this profile names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// The organization the credentials reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+
+    /// The management account's email address, as AWS reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_account_email: Option<String>,
+
+    /// Invitations this organization sent in the last 24 hours (from AWS's handshake list).
+    #[serde(default)]
+    pub invitations_in_last24h: u32,
+
+    /// Invites waiting for room in the daily budget.
+    #[serde(default)]
+    pub queued_invitations: u32,
+
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
