@@ -1,2 +1,3 @@
 //! aws-invite-operator: brings existing AWS accounts into an AWS Organization.
 pub mod api;
+pub mod aws;
