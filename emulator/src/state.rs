@@ -689,13 +689,11 @@ impl State {
                 ));
             }
         };
-        if let Some(notes) = &input.notes {
-            if notes.chars().count() > MAX_NOTES_LEN {
-                return Err(AwsError::invalid_input(
-                    "MAX_LENGTH_EXCEEDED",
-                    "You provided a string parameter that is longer than allowed: Notes can be at most 1024 characters.",
-                ));
-            }
+        if input.notes.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTES_LEN) {
+            return Err(AwsError::invalid_input(
+                "MAX_LENGTH_EXCEEDED",
+                "You provided a string parameter that is longer than allowed: Notes can be at most 1024 characters.",
+            ));
         }
         check_tags(&input.tags)?;
         let org = self.caller_managed_org(caller)?.clone();
@@ -1220,4 +1218,86 @@ pub fn trust_allows(policy: &str, caller_account: &str, external_id: Option<&str
         }
         true
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> Time {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn id_patterns() {
+        assert!(is_account_id("123456789012"));
+        assert!(!is_account_id("12345678901a"));
+        assert!(is_org_id("o-abcdef1234"));
+        assert!(!is_org_id("o-abc"));
+        assert!(is_handshake_id("h-abcd1234"));
+        assert!(!is_handshake_id("h-ABCD1234"));
+        assert_eq!(parse_role_arn("arn:aws:iam::123456789012:role/a/b/Name"), Some(("123456789012", "Name")));
+        assert_eq!(parse_role_arn("arn:aws:iam::123:role/Name"), None);
+    }
+
+    #[test]
+    fn trust_policy_evaluation() {
+        let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111111111111:root"]},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"x"}}}]}"#;
+        assert!(trust_allows(p, "111111111111", Some("x")));
+        assert!(!trust_allows(p, "111111111111", Some("y")));
+        assert!(!trust_allows(p, "111111111111", None));
+        assert!(!trust_allows(p, "222222222222", Some("x")));
+        let open = r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole"]}}"#;
+        assert!(trust_allows(open, "999999999999", None));
+        assert!(!trust_allows("not json", "999999999999", None));
+        let deny = r#"{"Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+        assert!(!trust_allows(deny, "999999999999", None));
+    }
+
+    #[test]
+    fn caller_resolution() {
+        let seed = Seed {
+            organizations: vec![SeedOrganization {
+                id: Some("o-aaaaaaaaaa".into()),
+                management_account: SeedAccount::new("111111111111"),
+                members: vec![],
+                account_quota: None,
+                feature_set: None,
+            }],
+            ..Seed::default()
+        };
+        let s = State::from_seed(&seed, ModelOptions::default(), t0()).unwrap();
+        assert_eq!(s.resolve_caller(Some("222222222222"), t0()).unwrap().account_id, "222222222222");
+        assert_eq!(s.resolve_caller(Some("AKIAEXAMPLE"), t0()).unwrap().account_id, "111111111111");
+        assert_eq!(s.resolve_caller(None, t0()).unwrap().account_id, "111111111111");
+    }
+
+    #[test]
+    fn seed_validation() {
+        let bad = Seed { accounts: vec![SeedAccount::new("12")], ..Seed::default() };
+        assert!(State::from_seed(&bad, ModelOptions::default(), t0()).is_err());
+        let dup = Seed { accounts: vec![SeedAccount::new("123456789012"), SeedAccount::new("123456789012")], ..Seed::default() };
+        assert!(State::from_seed(&dup, ModelOptions::default(), t0()).is_err());
+        let bad_org = Seed {
+            organizations: vec![SeedOrganization {
+                id: Some("org-1".into()),
+                management_account: SeedAccount::new("111111111111"),
+                members: vec![],
+                account_quota: None,
+                feature_set: None,
+            }],
+            ..Seed::default()
+        };
+        assert!(State::from_seed(&bad_org, ModelOptions::default(), t0()).is_err());
+    }
+
+    #[test]
+    fn tags_are_validated() {
+        assert!(check_tags(&[("a".into(), "b".into())]).is_ok());
+        assert_eq!(check_tags(&[("a".into(), "b".into()), ("a".into(), "c".into())]).unwrap_err().reason, Some("DUPLICATE_TAG_KEY"));
+        assert_eq!(check_tags(&[("k".repeat(129), String::new())]).unwrap_err().reason, Some("MAX_LENGTH_EXCEEDED"));
+        let many: Vec<_> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
+        assert_eq!(check_tags(&many).unwrap_err().code, "ConstraintViolationException");
+    }
 }

@@ -257,3 +257,13 @@ async fn seed_file_loads_json_and_yaml() {
     let org = orgs(&emu, "777777777777").describe_organization().send().await.unwrap().organization.unwrap();
     assert_eq!(org.id(), Some("o-cccccccccc"));
 }
+
+#[tokio::test]
+async fn example_seed_starts() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed.yaml");
+    let s = orgs_emulator::Seed::from_file(&path).unwrap();
+    let emu = start_with(EmulatorConfig::with_seed(s)).await;
+    let snap = emu.control().state().await.unwrap();
+    assert_eq!(snap.organizations.len(), 2);
+    assert_eq!(snap.roles.len(), 2);
+}
