@@ -449,7 +449,11 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
     let caller = lock(&shared.state).resolve_caller(access_key_id.as_deref(), now);
     let caller = match caller {
         Ok(c) => c,
-        Err(e) => {
+        Err(mut e) => {
+            if matches!(protocol, Protocol::Query { .. }) && e.code == "ExpiredTokenException" {
+                // STS and IAM call it ExpiredToken.
+                e.code = "ExpiredToken";
+            }
             record(&shared, service, &operation, access_key_id, None, KeyFields::default(), e.code.into(), e.status, false, None);
             return respond(protocol, e.status, error_body(protocol, &e, &rid), &rid);
         }

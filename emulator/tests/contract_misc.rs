@@ -267,3 +267,30 @@ async fn example_seed_starts() {
     assert_eq!(snap.organizations.len(), 2);
     assert_eq!(snap.roles.len(), 2);
 }
+
+#[tokio::test]
+async fn assumed_role_credentials_expire_with_the_emulator_clock() {
+    let emu = start().await;
+    let out = sts(&emu, MGMT, "s", None)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole"))
+        .role_session_name("short")
+        .external_id("ext-123")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials.unwrap();
+    let as_member = orgs(&emu, &c.access_key_id);
+    assert_eq!(as_member.describe_organization().send().await.unwrap().organization.unwrap().id(), Some(ORG));
+    emu.control().advance_clock(Duration::from_secs(901)).await.unwrap();
+    let e = as_member.describe_organization().send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ExpiredTokenException"));
+    let e = iam(&emu, &c.access_key_id, &c.secret_access_key, Some(c.session_token.clone()))
+        .get_role()
+        .role_name("OrganizationAccountAccessRole")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&e), Some("ExpiredToken"));
+}
