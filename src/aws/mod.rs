@@ -2,6 +2,21 @@
 //! access check. Everything that is not I/O (indexes, classification, policy checks) is pure
 //! and tested without AWS.
 
+mod client;
+mod error;
 mod handshake;
+mod handshake_index;
+mod organizations;
+mod rate_limit;
 
+pub use client::{
+    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DEFAULT_REGION, DEFAULT_SESSION_NAME, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+    ProfileClients, StaticKeys, retry_config, timeout_config,
+};
+pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
 pub use handshake::{Handshake, HandshakeState};
+pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
+pub use organizations::{
+    AwsCallObserver, MemberAccount, NoopObserver, OrganizationInfo, convert_handshake, to_timestamp,
+};
+pub use rate_limit::{OperationGroup, RateLimiter};
