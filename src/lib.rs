@@ -1,3 +1,4 @@
 //! aws-invite-operator: brings existing AWS accounts into an AWS Organization.
 pub mod api;
 pub mod aws;
+pub mod reconcile;

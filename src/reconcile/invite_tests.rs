@@ -1,0 +1,530 @@
+//! Table and property tests of the invite decision.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::api::{IamAccess, ReinvitePolicy};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+const T0: &str = "2026-11-01T00:00:00Z";
+
+fn spec() -> AwsAccountInviteSpec {
+    AwsAccountInviteSpec {
+        billing_profile: "payer".into(),
+        account_id: "222222222222".into(),
+        notes: None,
+        tags: BTreeMap::new(),
+        reinvite: ReinvitePolicy::default(),
+        iam_access: None,
+        deletion_policy: Default::default(),
+    }
+}
+
+fn ready_profile(budget_left: u32) -> ProfileView {
+    ProfileView::Ready {
+        organization_id: "o-exampleorg1".into(),
+        budget_left,
+        budget_frees_at: None,
+    }
+}
+
+fn handshake(id: &str, state: HandshakeState, requested: &str) -> Handshake {
+    let requested_at = ts(requested);
+    Handshake {
+        id: id.into(),
+        arn: format!("arn:aws:organizations::111111111111:handshake/o-exampleorg1/invite/{id}"),
+        state,
+        account_id: Some("222222222222".into()),
+        requested_at,
+        expires_at: requested_at + SignedDuration::from_hours(360),
+    }
+}
+
+fn invited_status(h: &Handshake, attempts: u32) -> AwsAccountInviteStatus {
+    let mut status = AwsAccountInviteStatus::default();
+    let spec = spec();
+    for _ in 0..attempts.saturating_sub(1) {
+        status.attempts += 1;
+    }
+    record_sent(&mut status, &spec, Some(1), h, None, h.requested_at);
+    status
+}
+
+fn observe<'a>(spec: &'a AwsAccountInviteSpec, status: &'a AwsAccountInviteStatus, now: &str) -> Observation<'a> {
+    Observation {
+        spec,
+        status,
+        generation: Some(1),
+        reinvite_request: None,
+        iam_confirmed: None,
+        profile: ready_profile(20),
+        profile_verification: None,
+        membership: None,
+        recorded_handshake: None,
+        pending_for_account: None,
+        iam: None,
+        now: ts(now),
+    }
+}
+
+fn act(decision: Decision) -> Plan {
+    match decision {
+        Decision::Act(plan) => plan,
+        other => panic!("expected a plan, got {other:?}"),
+    }
+}
+
+fn condition<'a>(plan: &'a Plan, type_: &str) -> (&'a str, &'a str) {
+    let c = cond::find(&plan.status.conditions, type_).unwrap_or_else(|| panic!("no {type_} condition"));
+    (c.status.as_str(), c.reason.as_str())
+}
+
+#[test]
+fn missing_profile_waits_without_aws() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.profile = ProfileView::Missing;
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::RECONCILING),
+        ("True", reason::BILLING_PROFILE_NOT_FOUND)
+    );
+    assert_eq!(condition(&plan, cond::STALLED).0, "False");
+    assert!(plan.requeue_after.is_some());
+}
+
+#[test]
+fn namespace_not_allowed_stalls_without_aws() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.profile = ProfileView::NotAllowed {
+        namespace: "web".into(),
+    };
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::STALLED),
+        ("True", reason::BILLING_PROFILE_NOT_ALLOWED)
+    );
+    assert_eq!(plan.status.phase, Some(InvitePhase::Failed));
+    assert!(plan.events.iter().any(|e| e.warning));
+}
+
+#[test]
+fn profile_not_ready_is_reconciling_with_the_profile_reason_in_the_message() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.profile = ProfileView::NotReady {
+        reason: "AccessDenied".into(),
+        message: "not the management account".into(),
+    };
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    let ready = cond::find(&plan.status.conditions, cond::READY).expect("ready");
+    assert_eq!(ready.reason, reason::BILLING_PROFILE_NOT_READY);
+    assert!(ready.message.contains("AccessDenied"), "{}", ready.message);
+}
+
+#[test]
+fn first_look_asks_for_membership_then_sends() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    assert_eq!(decide(&obs), Decision::Observe(Need::Membership));
+    obs.membership = Some(Membership::NotMember);
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::SendInvitation { reinvite_request: None });
+    assert_eq!(condition(&plan, cond::RECONCILING), ("True", reason::SENDING));
+}
+
+#[test]
+fn existing_member_is_adopted_without_an_invitation() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.membership = Some(Membership::Member {
+        joined_at: Some(ts("2025-01-01T00:00:00Z")),
+    });
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), ("True", reason::ALREADY_MEMBER));
+    assert_eq!(condition(&plan, cond::READY).0, "True");
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert_eq!(plan.status.attempts, 0);
+}
+
+#[test]
+fn an_open_invitation_left_by_a_crash_is_adopted_not_resent() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.membership = Some(Membership::NotMember);
+    obs.pending_for_account = Some(handshake("h-crashed0001", HandshakeState::Open, T0));
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        plan.status.handshake.as_ref().map(|h| h.id.as_str()),
+        Some("h-crashed0001")
+    );
+    assert_eq!(plan.status.attempts, 1);
+    assert_eq!(plan.status.phase, Some(InvitePhase::Invited));
+}
+
+#[test]
+fn no_budget_queues() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.membership = Some(Membership::NotMember);
+    obs.profile = ProfileView::Ready {
+        organization_id: "o-exampleorg1".into(),
+        budget_left: 0,
+        budget_frees_at: Some(ts("2026-11-01T02:00:00Z")),
+    };
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(plan.status.phase, Some(InvitePhase::Queued));
+    assert_eq!(condition(&plan, cond::RECONCILING), ("True", reason::QUOTA_EXHAUSTED));
+    assert_eq!(
+        condition(&plan, cond::INVITATION_SENT),
+        ("False", reason::QUOTA_EXHAUSTED)
+    );
+    assert!(plan.requeue_after.is_some_and(|d| d <= Duration::from_secs(300)));
+    assert_eq!(plan.events.len(), 1);
+}
+
+#[test]
+fn open_invitation_awaits_acceptance_neither_reconciling_nor_stalled() {
+    let spec = spec();
+    let h = handshake("h-open00000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-01T01:00:00Z");
+    obs.recorded_handshake = Some(h.clone());
+    obs.pending_for_account = Some(h);
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::INVITATION_SENT),
+        ("True", reason::AWAITING_ACCEPTANCE)
+    );
+    assert_eq!(condition(&plan, cond::RECONCILING).0, "False");
+    assert_eq!(condition(&plan, cond::STALLED).0, "False");
+    assert_eq!(condition(&plan, cond::READY), ("False", reason::AWAITING_ACCEPTANCE));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Invited));
+    assert!(plan.requeue_after.is_some_and(|d| d <= Duration::from_secs(3600)));
+}
+
+#[test]
+fn resend_after_cancels_and_resends_once_due() {
+    let mut spec = spec();
+    spec.reinvite.resend_after = Some("30m".into());
+    let h = handshake("h-open00000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-01T00:20:00Z");
+    obs.recorded_handshake = Some(h.clone());
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(600)));
+    obs.now = ts("2026-11-01T00:30:00Z");
+    let plan = act(decide(&obs));
+    assert_eq!(
+        plan.action,
+        Action::CancelAndResend {
+            handshake_id: h.id.clone(),
+            reinvite_request: None
+        }
+    );
+}
+
+#[test]
+fn reinvite_annotation_honours_the_five_minute_floor_once_per_value() {
+    let spec = spec();
+    let h = handshake("h-open00000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-01T00:02:00Z");
+    obs.recorded_handshake = Some(h.clone());
+    obs.reinvite_request = Some("no-email-1");
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None, "too soon after the last invitation");
+    assert_eq!(plan.requeue_after, Some(Duration::from_secs(180)));
+    obs.now = ts("2026-11-01T00:05:00Z");
+    let plan = act(decide(&obs));
+    assert_eq!(
+        plan.action,
+        Action::CancelAndResend {
+            handshake_id: h.id.clone(),
+            reinvite_request: Some("no-email-1".into())
+        }
+    );
+    // Once honoured (recorded), the same value does nothing more.
+    let mut honoured = status.clone();
+    honoured.last_reinvite_request = Some("no-email-1".into());
+    let mut obs = observe(&spec, &honoured, "2026-11-01T01:00:00Z");
+    obs.recorded_handshake = Some(h);
+    obs.reinvite_request = Some("no-email-1");
+    assert_eq!(act(decide(&obs)).action, Action::None);
+}
+
+#[test]
+fn declined_stalls_by_default_and_resends_when_policy_says() {
+    let mut spec = spec();
+    let h = handshake("h-declined0001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let declined = Handshake {
+        state: HandshakeState::Declined,
+        ..h
+    };
+    let mut obs = observe(&spec, &status, "2026-11-01T01:00:00Z");
+    obs.recorded_handshake = Some(declined.clone());
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(condition(&plan, cond::STALLED), ("True", reason::DECLINED));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Failed));
+    assert!(plan.events.iter().any(|e| e.reason == reason::DECLINED));
+    let message = &cond::find(&plan.status.conditions, cond::STALLED)
+        .expect("stalled")
+        .message;
+    assert!(message.contains("onDeclined"), "{message}");
+
+    spec.reinvite.on_declined = true;
+    let mut obs = observe(&spec, &status, "2026-11-01T01:00:00Z");
+    obs.recorded_handshake = Some(declined);
+    obs.membership = Some(Membership::NotMember);
+    assert_eq!(
+        act(decide(&obs)).action,
+        Action::SendInvitation { reinvite_request: None }
+    );
+}
+
+#[test]
+fn expired_is_reinvited_until_max_attempts() {
+    let spec = spec();
+    let h = handshake("h-expired00001", HandshakeState::Open, T0);
+    let expired = Handshake {
+        state: HandshakeState::Expired,
+        ..h.clone()
+    };
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-16T00:00:01Z");
+    obs.recorded_handshake = Some(expired.clone());
+    assert_eq!(
+        act(decide(&obs)).action,
+        Action::SendInvitation { reinvite_request: None }
+    );
+
+    let exhausted = invited_status(&h, 3);
+    let mut obs = observe(&spec, &exhausted, "2026-11-16T00:00:01Z");
+    obs.recorded_handshake = Some(expired);
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(condition(&plan, cond::STALLED), ("True", reason::MAX_ATTEMPTS_REACHED));
+}
+
+#[test]
+fn a_resend_left_by_a_crash_is_adopted_not_sent_twice() {
+    let spec = spec();
+    let old = handshake("h-expired00001", HandshakeState::Open, T0);
+    let status = invited_status(&old, 1);
+    let mut obs = observe(&spec, &status, "2026-11-16T00:10:00Z");
+    obs.recorded_handshake = Some(Handshake {
+        state: HandshakeState::Expired,
+        ..old
+    });
+    obs.pending_for_account = Some(handshake(
+        "h-resent000001",
+        HandshakeState::Open,
+        "2026-11-16T00:05:00Z",
+    ));
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        plan.status.handshake.as_ref().map(|h| h.id.as_str()),
+        Some("h-resent000001")
+    );
+    assert_eq!(plan.status.attempts, 2);
+    assert_eq!(plan.status.history.len(), 1);
+    assert_eq!(plan.status.history[0].state, "EXPIRED");
+}
+
+#[test]
+fn accepted_then_iam_access_automatic() {
+    let mut spec = spec();
+    spec.iam_access = Some(IamAccess {
+        role_name: "CloudHealth".into(),
+        trusted_principal: "arn:aws:iam::454464851268:root".into(),
+        external_id: Some("ext-1".into()),
+        external_id_secret_ref: None,
+        verification: None,
+    });
+    let h = handshake("h-accepted0001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-02T00:00:00Z");
+    obs.recorded_handshake = Some(Handshake {
+        state: HandshakeState::Accepted,
+        ..h
+    });
+    assert_eq!(decide(&obs), Decision::Observe(Need::Membership));
+    obs.membership = Some(Membership::Member {
+        joined_at: Some(ts("2026-11-01T12:00:00Z")),
+    });
+    assert_eq!(decide(&obs), Decision::Observe(Need::IamAccess));
+    obs.iam = Some(IamCheck::Missing {
+        reason: "RoleNotFound".into(),
+        message: "role CloudHealth does not exist in 222222222222".into(),
+    });
+    let plan = act(decide(&obs));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Joined));
+    assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), ("True", reason::ACCEPTED));
+    assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("False", "RoleNotFound"));
+    assert_eq!(condition(&plan, cond::READY), ("False", "RoleNotFound"));
+    assert_eq!(condition(&plan, cond::STALLED).0, "False");
+    assert!(plan.requeue_after.is_some());
+
+    obs.iam = Some(IamCheck::Verified);
+    let plan = act(decide(&obs));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert_eq!(condition(&plan, cond::READY), ("True", reason::READY));
+    assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("True", reason::VERIFIED));
+    assert!(plan.events.iter().any(|e| e.reason == "Ready"));
+
+    // Once verified for this generation, it is not re-checked.
+    let verified = plan.status.clone();
+    let mut obs = observe(&spec, &verified, "2026-11-03T00:00:00Z");
+    obs.iam = None;
+    let plan = act(decide(&obs));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert!(plan.events.is_empty(), "no repeated events: {:?}", plan.events);
+}
+
+#[test]
+fn manual_iam_access_needs_the_annotation() {
+    let mut spec = spec();
+    spec.iam_access = Some(IamAccess {
+        role_name: "CloudHealth".into(),
+        trusted_principal: "arn:aws:iam::454464851268:root".into(),
+        external_id: None,
+        external_id_secret_ref: None,
+        verification: Some(IamVerification::Manual),
+    });
+    let status = AwsAccountInviteStatus::default();
+    let mut obs = observe(&spec, &status, T0);
+    obs.membership = Some(Membership::Member { joined_at: None });
+    let plan = act(decide(&obs));
+    assert_eq!(
+        condition(&plan, cond::IAM_ACCESS_VERIFIED),
+        ("False", reason::AWAITING_MANUAL_CONFIRMATION)
+    );
+    assert_eq!(plan.status.phase, Some(InvitePhase::Joined));
+    obs.iam_confirmed = Some(Some("alice@example.com".into()));
+    let plan = act(decide(&obs));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert_eq!(
+        plan.status
+            .iam_access_confirmation
+            .as_ref()
+            .and_then(|c| c.confirmed_by.as_deref()),
+        Some("alice@example.com")
+    );
+}
+
+#[test]
+fn record_sent_counts_attempts_and_keeps_history() {
+    let spec = spec();
+    let mut status = AwsAccountInviteStatus::default();
+    let first = handshake("h-first0000001", HandshakeState::Open, T0);
+    let event = record_sent(&mut status, &spec, Some(1), &first, None, ts(T0));
+    assert_eq!(event.reason, "InvitationSent");
+    let second = handshake("h-second000001", HandshakeState::Open, "2026-11-02T00:00:00Z");
+    let event = record_sent(
+        &mut status,
+        &spec,
+        Some(1),
+        &second,
+        Some("v2".into()),
+        ts("2026-11-02T00:00:00Z"),
+    );
+    assert_eq!(event.reason, "ReInvited");
+    assert_eq!(status.attempts, 2);
+    assert_eq!(status.history.len(), 1);
+    assert_eq!(status.history[0].id, "h-first0000001");
+    assert_eq!(status.last_reinvite_request.as_deref(), Some("v2"));
+    for i in 0..20 {
+        let h = handshake(&format!("h-many{i:08}"), HandshakeState::Open, "2026-11-03T00:00:00Z");
+        record_sent(&mut status, &spec, Some(1), &h, None, ts("2026-11-03T00:00:00Z"));
+    }
+    assert_eq!(status.history.len(), HISTORY_LIMIT);
+}
+
+fn any_state() -> impl Strategy<Value = HandshakeState> {
+    prop_oneof![
+        Just(HandshakeState::Open),
+        Just(HandshakeState::Requested),
+        Just(HandshakeState::Accepted),
+        Just(HandshakeState::Declined),
+        Just(HandshakeState::Expired),
+        Just(HandshakeState::Canceled),
+    ]
+}
+
+proptest! {
+    /// Exactly-once: whatever was observed, the decision never sends while an invitation to
+    /// the account is pending, never beyond maxAttempts, never without budget, and never within
+    /// five minutes of the last invitation.
+    #[test]
+    fn never_sends_when_it_must_not(
+        recorded in proptest::option::of(any_state()),
+        pending in proptest::option::of(any_state().prop_filter("pending", |s| s.is_pending())),
+        attempts in 0u32..5,
+        max_attempts in 1u32..5,
+        budget in 0u32..3,
+        minutes_since_sent in 0i64..40_000,
+        on_expired in any::<bool>(),
+        on_declined in any::<bool>(),
+        reinvite in proptest::option::of("[a-z]{1,3}"),
+        member in any::<bool>(),
+    ) {
+        let mut spec = spec();
+        spec.reinvite.max_attempts = max_attempts;
+        spec.reinvite.on_expired = on_expired;
+        spec.reinvite.on_declined = on_declined;
+        spec.reinvite.resend_after = Some("1h".into());
+        let sent_at = ts(T0);
+        let now = sent_at + SignedDuration::from_mins(minutes_since_sent);
+        let mut status = AwsAccountInviteStatus::default();
+        let recorded_h = recorded.map(|state| Handshake { state, ..handshake("h-recorded0001", HandshakeState::Open, T0) });
+        if let Some(h) = &recorded_h {
+            record_sent(&mut status, &spec, Some(1), &Handshake { state: HandshakeState::Open, ..h.clone() }, None, sent_at);
+            status.attempts = attempts.max(1);
+        }
+        let pending_h = pending.map(|state| Handshake { state, ..handshake("h-pending00001", HandshakeState::Open, T0) });
+        let obs = Observation {
+            spec: &spec,
+            status: &status,
+            generation: Some(1),
+            reinvite_request: reinvite.as_deref(),
+            iam_confirmed: None,
+            profile: ready_profile(budget),
+            profile_verification: None,
+            membership: Some(if member { Membership::Member { joined_at: None } } else { Membership::NotMember }),
+            recorded_handshake: recorded_h.clone(),
+            pending_for_account: pending_h.clone(),
+            iam: Some(IamCheck::Verified),
+            now,
+        };
+        if let Decision::Act(plan) = decide(&obs) {
+            let sends = matches!(plan.action, Action::SendInvitation { .. } | Action::CancelAndResend { .. });
+            if sends {
+                let pending_other = pending_h.as_ref().is_some_and(|p| recorded_h.as_ref().is_none_or(|r| r.id != p.id));
+                prop_assert!(!pending_other, "sent while another invitation is pending");
+                prop_assert!(status.attempts < max_attempts, "sent beyond maxAttempts");
+                prop_assert!(budget > 0, "sent without budget");
+                if recorded_h.is_some() {
+                    prop_assert!(minutes_since_sent >= 5, "sent within 5 minutes of the last invitation");
+                }
+                prop_assert!(!(member && recorded_h.is_none()), "invited an existing member");
+            }
+        }
+    }
+}
