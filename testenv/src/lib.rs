@@ -13,6 +13,8 @@
 //! The binaries come from [`assets::ASSETS_ENV`] (`KUBE_TESTENV_ASSETS`) when set, else from
 //! the repository's `hack/kube-binaries.sh` (the pinned release, built once and cached).
 //! `openssl` must be on `PATH` (it generates the service-account signing key).
+//! Set [`KEEP_DIR_ENV`] (`KUBE_TESTENV_KEEP_DIR=1`) to keep the temp dirs (data, certs,
+//! kubeconfig, `etcd.log`, `kube-apiserver.log`) for debugging; their paths go to stderr.
 //!
 //! There is no kube-controller-manager and no scheduler: objects are stored and validated
 //! (admission, CRD schemas and CEL rules, RBAC), but nothing reconciles them. In particular
@@ -50,6 +52,9 @@ pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(90);
 pub const DEFAULT_CRD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The field manager used for server-side apply by [`TestEnv::install_crds`].
 pub const FIELD_MANAGER: &str = "kube-testenv";
+
+/// When set (to anything but empty or `0`), temp dirs are kept instead of removed.
+pub const KEEP_DIR_ENV: &str = "KUBE_TESTENV_KEEP_DIR";
 
 const PORT_ATTEMPTS: usize = 3;
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -104,6 +109,13 @@ impl TestEnvBuilder {
             .tempdir()
             .map_err(|e| TestEnvError::io("creating the temp dir", e))?;
         let root = dir.path().to_path_buf();
+        let dir = if std::env::var(KEEP_DIR_ENV).is_ok_and(|v| !v.is_empty() && v != "0") {
+            eprintln!("kube-testenv: keeping {} ({KEEP_DIR_ENV} is set)", root.display());
+            let _ = dir.keep();
+            None
+        } else {
+            Some(dir)
+        };
         let [etcd_port, etcd_peer_port, apiserver_port] = free_ports()?;
 
         // etcd first; the key is generated while it boots.
@@ -188,7 +200,7 @@ impl TestEnvBuilder {
             token,
             root,
             startup: started.elapsed(),
-            dir: Some(dir),
+            dir,
         })
     }
 }
