@@ -6,6 +6,8 @@ mod client;
 mod error;
 mod handshake;
 mod handshake_index;
+mod iam_access;
+mod observer;
 mod organizations;
 mod rate_limit;
 
@@ -16,6 +18,8 @@ pub use client::{
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
 pub use handshake::{Handshake, HandshakeState};
 pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
+pub use iam_access::{IamCheck, trust_policy_allows, verify_member_role};
+pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
 pub use organizations::{
     AwsCallObserver, MemberAccount, NoopObserver, OrganizationInfo, convert_handshake, to_timestamp,
 };

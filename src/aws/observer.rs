@@ -1,0 +1,288 @@
+//! The per-profile handshake observer (design section 5): one paginated
+//! ListHandshakesForOrganization sweep per profile per poll interval feeds a [`HandshakeIndex`];
+//! the invites whose handshakes changed are woken. Steady-state AWS calls are O(profiles),
+//! independent of the number of invites.
+
+use super::client::ProfileClients;
+use super::error::{AwsError, ErrorClass};
+use super::handshake::Handshake;
+use super::handshake_index::HandshakeIndex;
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The last failed sweep of a profile: enough to report it, without holding the SDK error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepError {
+    /// What the reconciler should do.
+    pub class: ErrorClass,
+    /// Stable CamelCase reason.
+    pub reason: &'static str,
+    /// Message for `kubectl describe`.
+    pub message: String,
+    /// When the sweep failed.
+    pub at: Timestamp,
+}
+
+impl SweepError {
+    fn new(e: &AwsError, at: Timestamp) -> Self {
+        Self {
+            class: e.class(),
+            reason: e.reason(),
+            message: e.message(),
+            at,
+        }
+    }
+}
+
+/// What the observer knows about one profile's organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileView {
+    /// The handshakes of the last successful sweep, plus those sent since.
+    pub index: HandshakeIndex,
+    /// When the last successful sweep was made.
+    pub refreshed_at: Timestamp,
+    /// The error of the last sweep if it failed (the index is then the previous one).
+    pub last_error: Option<SweepError>,
+}
+
+/// Per-profile handshake indexes, shared between the poller tasks and the reconcilers.
+/// Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct HandshakeObserver {
+    views: Arc<RwLock<HashMap<String, ProfileView>>>,
+}
+
+impl HandshakeObserver {
+    /// An observer that knows no profile yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, ProfileView>> {
+        match self.views.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, ProfileView>> {
+        match self.views.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Makes one sweep (ListHandshakesForOrganization, ActionType=INVITE, all pages) for
+    /// `profile`, swaps its index and returns the accounts whose handshakes changed (all
+    /// accounts with a handshake on the first sweep). On failure the previous index stays,
+    /// `last_error` is set and the error is returned.
+    pub async fn refresh(
+        &self,
+        profile: &str,
+        clients: &ProfileClients,
+        now: Timestamp,
+    ) -> Result<Vec<String>, AwsError> {
+        match clients.list_invite_handshakes().await {
+            Ok(list) => Ok(self.apply_sweep(profile, list, now)),
+            Err(e) => {
+                let mut views = self.write();
+                match views.get_mut(profile) {
+                    Some(v) => v.last_error = Some(SweepError::new(&e, now)),
+                    None => {
+                        // No successful sweep yet: nothing to serve, but keep the error visible.
+                        views.insert(
+                            profile.to_string(),
+                            ProfileView {
+                                index: HandshakeIndex::default(),
+                                refreshed_at: Timestamp::UNIX_EPOCH,
+                                last_error: Some(SweepError::new(&e, now)),
+                            },
+                        );
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Installs the result of a sweep made at `now` (what [`Self::refresh`] does after the
+    /// call); returns the accounts whose handshakes changed. Handshakes recorded with
+    /// [`Self::record_sent`] that the sweep does not list yet (AWS lists are eventually
+    /// consistent) are kept while they are younger than the sweep.
+    pub fn apply_sweep(&self, profile: &str, handshakes: Vec<Handshake>, now: Timestamp) -> Vec<String> {
+        let mut index = HandshakeIndex::new(handshakes, now);
+        let mut views = self.write();
+        let changed = match views.get(profile) {
+            Some(old) => {
+                // Keep just-sent handshakes the sweep missed (sent after the previous sweep).
+                for h in old.index.iter() {
+                    if index.get(&h.id).is_none() && h.requested_at > old.refreshed_at && h.state.is_pending() {
+                        index.insert(h.clone());
+                    }
+                }
+                index.diff(&old.index)
+            }
+            None => index.diff(&HandshakeIndex::default()),
+        };
+        views.insert(
+            profile.to_string(),
+            ProfileView {
+                index,
+                refreshed_at: now,
+                last_error: None,
+            },
+        );
+        changed
+    }
+
+    /// The profile's view (a copy), if any sweep was attempted.
+    pub fn view(&self, profile: &str) -> Option<ProfileView> {
+        self.read().get(profile).cloned()
+    }
+
+    /// Whether the profile has had a successful sweep.
+    pub fn is_synced(&self, profile: &str) -> bool {
+        self.read()
+            .get(profile)
+            .is_some_and(|v| v.refreshed_at > Timestamp::UNIX_EPOCH)
+    }
+
+    /// Reads the profile's view without copying it.
+    pub fn with_view<T>(&self, profile: &str, f: impl FnOnce(&ProfileView) -> T) -> Option<T> {
+        self.read().get(profile).map(f)
+    }
+
+    /// Inserts a handshake just returned by InviteAccountToOrganization (or CancelHandshake), so
+    /// the daily budget and adoption see it before the next sweep.
+    pub fn record_sent(&self, profile: &str, handshake: Handshake) {
+        let mut views = self.write();
+        let view = views.entry(profile.to_string()).or_insert_with(|| ProfileView {
+            index: HandshakeIndex::default(),
+            refreshed_at: Timestamp::UNIX_EPOCH,
+            last_error: None,
+        });
+        view.index.insert(handshake);
+    }
+
+    /// Drops everything known about a profile (deleted profile).
+    pub fn forget(&self, profile: &str) {
+        self.write().remove(profile);
+    }
+
+    /// Names of the profiles the observer has a view of.
+    pub fn profiles(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+}
+
+/// Runs `observer.refresh` for `profile` every `interval` until `stop` is cancelled, calling
+/// `wake` with the accounts whose handshakes changed (not called when nothing changed) and
+/// `on_error` with each failed sweep. The first sweep is made at once. `now` gives the
+/// current time (the wall clock in production). The task ends when `stop` is cancelled.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_profile_poller<W, E, N>(
+    observer: HandshakeObserver,
+    profile: String,
+    clients: ProfileClients,
+    interval: Duration,
+    stop: CancellationToken,
+    now: N,
+    wake: W,
+    on_error: E,
+) -> tokio::task::JoinHandle<()>
+where
+    W: Fn(Vec<String>) + Send + 'static,
+    E: Fn(&AwsError) + Send + 'static,
+    N: Fn() -> Timestamp + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let sweep = tokio::select! {
+                _ = stop.cancelled() => break,
+                r = observer.refresh(&profile, &clients, now()) => r,
+            };
+            match sweep {
+                Ok(changed) if !changed.is_empty() => wake(changed),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(profile = %profile, reason = e.reason(), error = %e, "handshake sweep failed");
+                    on_error(&e);
+                }
+            }
+        }
+        tracing::debug!(profile = %profile, "handshake poller stopped");
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::HandshakeState;
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).expect("ts")
+    }
+
+    fn hs(id: &str, account: &str, state: HandshakeState, requested: i64) -> Handshake {
+        Handshake {
+            id: id.into(),
+            arn: format!("arn:{id}"),
+            state,
+            account_id: Some(account.into()),
+            requested_at: ts(requested),
+            expires_at: ts(requested + 15 * 86_400),
+        }
+    }
+
+    #[test]
+    fn sweeps_swap_the_index_and_report_changes() {
+        use HandshakeState::*;
+        let obs = HandshakeObserver::new();
+        assert!(obs.view("p").is_none());
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], ts(10));
+        assert_eq!(changed, vec!["111111111111"]);
+        assert!(obs.is_synced("p"));
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], ts(20));
+        assert!(changed.is_empty());
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Accepted, 0)], ts(30));
+        assert_eq!(changed, vec!["111111111111"]);
+        let v = obs.view("p").expect("view");
+        assert_eq!(v.refreshed_at, ts(30));
+        assert_eq!(v.index.get("h-1").map(|h| h.state), Some(Accepted));
+        assert_eq!(obs.profiles(), vec!["p".to_string()]);
+        obs.forget("p");
+        assert!(obs.view("p").is_none());
+    }
+
+    #[test]
+    fn sent_handshakes_count_before_the_next_sweep() {
+        use HandshakeState::*;
+        let obs = HandshakeObserver::new();
+        obs.apply_sweep("p", vec![], ts(10));
+        obs.record_sent("p", hs("h-2", "222222222222", Open, 15));
+        let v = obs.view("p").expect("view");
+        assert_eq!(v.index.sent_in_last_24h(ts(16)), 1);
+        assert_eq!(
+            v.index.pending_for_account("222222222222").map(|h| h.id.as_str()),
+            Some("h-2")
+        );
+        // A sweep made before AWS lists it keeps it; no change reported for it.
+        let changed = obs.apply_sweep("p", vec![], ts(20));
+        assert!(changed.is_empty());
+        assert!(obs.view("p").expect("view").index.get("h-2").is_some());
+        // Once listed and then gone from the list (e.g. a newer sweep after 30 days), it goes.
+        obs.apply_sweep("p", vec![hs("h-2", "222222222222", Open, 15)], ts(30));
+        let changed = obs.apply_sweep("p", vec![], ts(40));
+        assert_eq!(changed, vec!["222222222222"]);
+        assert!(obs.view("p").expect("view").index.get("h-2").is_none());
+    }
+}
