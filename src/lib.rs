@@ -2,3 +2,5 @@
 pub mod api;
 pub mod aws;
 pub mod reconcile;
+pub mod runtime;
+pub mod telemetry;
