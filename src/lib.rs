@@ -1,6 +1,7 @@
 //! aws-invite-operator: brings existing AWS accounts into an AWS Organization.
 pub mod api;
 pub mod aws;
+pub mod controller;
 pub mod reconcile;
 pub mod runtime;
 pub mod telemetry;

@@ -548,6 +548,118 @@ pub fn record_sent(
     }
 }
 
+/// How a failed InviteAccountToOrganization (or its cancel) is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendFailure {
+    /// Throttling, 5xx, network: retried with backoff.
+    Retryable { reason: String, message: String },
+    /// The organization's daily invitation quota (AWS's own): queued.
+    DailyQuota { message: String },
+    /// Needs a change (account quota, invalid input, account cannot join): stalled.
+    Terminal { reason: String, message: String },
+    /// The profile's credentials or organization do not work.
+    Profile { reason: String, message: String },
+}
+
+/// Records a failed send in the status; returns the event and when to look again (None:
+/// nothing will change without an edit, or the caller backs off).
+pub fn record_send_failure(
+    status: &mut AwsAccountInviteStatus,
+    spec: &AwsAccountInviteSpec,
+    generation: Option<i64>,
+    failure: &SendFailure,
+    now: Timestamp,
+) -> (EventNote, Option<Duration>) {
+    let c = &mut status.conditions;
+    match failure {
+        SendFailure::Retryable { reason: why, message } => {
+            let msg = format!(
+                "AWS did not answer the invitation for account {} ({why}): {message}; retrying with backoff",
+                spec.account_id
+            );
+            cond::set(
+                c,
+                cond::RECONCILING,
+                true,
+                reason::AWS_UNAVAILABLE,
+                &msg,
+                generation,
+                now,
+            );
+            cond::set(c, cond::READY, false, reason::AWS_UNAVAILABLE, &msg, generation, now);
+            (
+                EventNote {
+                    warning: true,
+                    reason: "AwsUnavailable",
+                    message: msg,
+                },
+                None,
+            )
+        }
+        SendFailure::DailyQuota { message } => {
+            let msg = format!(
+                "AWS refused the invitation: the organization's daily invitation quota is used up ({message}); queued"
+            );
+            status.phase = Some(InvitePhase::Queued);
+            cond::set(
+                c,
+                cond::INVITATION_SENT,
+                false,
+                reason::QUOTA_EXHAUSTED,
+                &msg,
+                generation,
+                now,
+            );
+            cond::set(c, cond::READY, false, reason::QUOTA_EXHAUSTED, &msg, generation, now);
+            cond::set(
+                c,
+                cond::RECONCILING,
+                true,
+                reason::QUOTA_EXHAUSTED,
+                &msg,
+                generation,
+                now,
+            );
+            (
+                EventNote {
+                    warning: true,
+                    reason: "Queued",
+                    message: msg,
+                },
+                Some(Duration::from_secs(3600)),
+            )
+        }
+        SendFailure::Terminal { reason: why, message } => {
+            status.phase = Some(InvitePhase::Failed);
+            cond::set(c, cond::INVITATION_SENT, false, why, message, generation, now);
+            cond::set(c, cond::READY, false, why, message, generation, now);
+            cond::set(c, cond::STALLED, true, why, message, generation, now);
+            cond::set(c, cond::RECONCILING, false, why, "", generation, now);
+            (
+                EventNote {
+                    warning: true,
+                    reason: "Stalled",
+                    message: message.clone(),
+                },
+                None,
+            )
+        }
+        SendFailure::Profile { reason: why, message } => {
+            let msg = format!("The billing profile's credentials were refused ({why}): {message}");
+            cond::set(c, cond::READY, false, why, &msg, generation, now);
+            cond::set(c, cond::RECONCILING, true, why, &msg, generation, now);
+            (
+                EventNote {
+                    warning: true,
+                    reason: "BillingProfileNotReady",
+                    message: msg,
+                },
+                Some(PROFILE_REQUEUE),
+            )
+        }
+    }
+}
+
 fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     push_history(&mut plan.status, obs.now);
     plan.status.handshake = Some(handshake_status(pending));

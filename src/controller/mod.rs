@@ -1,0 +1,127 @@
+//! The kube wiring: a controller for BillingProfiles, one for AwsAccountInvites, the
+//! per-profile handshake pollers that wake invites, and the I/O that carries out what
+//! [`crate::reconcile`] decides. Observe, decide, act, record.
+
+mod clock;
+mod context;
+mod invite;
+mod profile;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::Client;
+use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use tokio::sync::mpsc;
+
+pub use clock::{Clock, ClockHandle};
+pub use context::Context;
+
+use crate::api::{AwsAccountInvite, BillingProfile};
+use crate::telemetry::Metrics;
+
+/// The finalizer that lets the operator cancel an open invitation before an invite goes.
+pub const FINALIZER: &str = "awsinvite.io/cleanup";
+/// Field manager and event reporter name.
+pub const MANAGER: &str = "aws-invite-operator";
+
+/// How the controllers run.
+#[derive(Clone)]
+pub struct ControllerConfig {
+    /// How often each profile's handshakes are listed (one paginated sweep per profile).
+    pub poll_interval: Duration,
+    /// Invites reconciled at once.
+    pub concurrency: u16,
+    /// Metrics sink.
+    pub metrics: Arc<Metrics>,
+    /// The operator's clock (the system clock; tests move it with the emulator's).
+    pub clock: Clock,
+    /// The event reporter instance (pod name).
+    pub instance: Option<String>,
+}
+
+/// Everything that can fail in a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Aws(#[from] crate::aws::AwsError),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("{kind} has no {what}")]
+    Invalid { kind: &'static str, what: &'static str },
+}
+
+impl Error {
+    /// A stable label for metrics.
+    pub fn reason(&self) -> &str {
+        match self {
+            Error::Kube(_) => "KubernetesApi",
+            Error::Aws(e) => e.reason(),
+            Error::Finalizer(_) => "Finalizer",
+            Error::Invalid { .. } => "Invalid",
+        }
+    }
+}
+
+/// Runs both controllers until `shutdown` completes.
+pub async fn run(
+    client: Client,
+    config: ControllerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (wake_tx, wake_rx) = mpsc::unbounded_channel::<ObjectRef<AwsAccountInvite>>();
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+
+    let invites = Controller::new(Api::<AwsAccountInvite>::all(client.clone()), watcher::Config::default())
+        .with_config(ControllerRuntimeConfig::default().concurrency(config.concurrency));
+    let invite_store = invites.store();
+    let profiles = Controller::new(Api::<BillingProfile>::all(client.clone()), watcher::Config::default())
+        .with_config(ControllerRuntimeConfig::default().concurrency(2));
+    let profile_store = profiles.store();
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config,
+        invite_store.clone(),
+        profile_store,
+        wake_tx,
+    ));
+
+    let by_profile = invite_store.clone();
+    let invites = invites
+        .watches(
+            Api::<BillingProfile>::all(client.clone()),
+            watcher::Config::default(),
+            move |profile: BillingProfile| {
+                let name = profile.name_any();
+                by_profile
+                    .state()
+                    .iter()
+                    .filter(|i| i.spec.billing_profile == name)
+                    .map(|i| ObjectRef::from_obj(i.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .reconcile_on(tokio_stream::wrappers::UnboundedReceiverStream::new(wake_rx))
+        .graceful_shutdown_on(shutdown.clone())
+        .run(invite::reconcile, invite::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let profiles = profiles
+        .graceful_shutdown_on(shutdown.clone())
+        .run(profile::reconcile, profile::error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let gauges = ctx.clone().report_gauges(shutdown.clone());
+
+    tracing::info!("controllers started");
+    tokio::join!(invites, profiles, gauges);
+    ctx.stop_pollers();
+    tracing::info!("controllers stopped");
+    Ok(())
+}
