@@ -180,9 +180,9 @@ pub struct AwsError {
     operation: &'static str,
     class: ErrorClass,
     reason: &'static str,
-    code: Option<String>,
-    aws_reason: Option<String>,
-    aws_message: Option<String>,
+    code: Option<Box<str>>,
+    aws_reason: Option<Box<str>>,
+    aws_message: Option<Box<str>>,
     http_status: Option<u16>,
 }
 
@@ -201,9 +201,9 @@ impl AwsError {
             operation,
             class,
             reason,
-            code: code.map(str::to_owned),
-            aws_reason: aws_reason.map(str::to_owned),
-            aws_message: aws_message.map(sanitize),
+            code: code.map(Box::from),
+            aws_reason: aws_reason.map(Box::from),
+            aws_message: aws_message.map(|m| sanitize(m).into_boxed_str()),
             http_status,
         }
     }
@@ -216,7 +216,7 @@ impl AwsError {
             reason,
             code: None,
             aws_reason: None,
-            aws_message: Some(sanitize(&message.into())),
+            aws_message: Some(sanitize(&message.into()).into_boxed_str()),
             http_status: None,
         }
     }
@@ -314,10 +314,13 @@ impl AwsError {
         // the call the caller made.
         if self.operation != operation {
             let inner = self.operation;
-            self.aws_message = Some(match self.aws_message.take() {
-                Some(m) => format!("{inner} failed: {m}"),
-                None => format!("{inner} failed"),
-            });
+            self.aws_message = Some(
+                match self.aws_message.take() {
+                    Some(m) => format!("{inner} failed: {m}"),
+                    None => format!("{inner} failed"),
+                }
+                .into_boxed_str(),
+            );
             self.operation = operation;
         }
         self
@@ -535,14 +538,15 @@ mod tests {
 
     #[test]
     fn classification_table() {
-        let table: &[(
-            Option<&str>,
-            Option<&str>,
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
             Option<u16>,
             Option<Transport>,
             ErrorClass,
-            &str,
-        )] = &[
+            &'a str,
+        );
+        let table: &[Row] = &[
             (
                 Some("TooManyRequestsException"),
                 None,

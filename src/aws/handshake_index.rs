@@ -37,14 +37,13 @@ impl HandshakeIndex {
 
     /// Adds or replaces one handshake (e.g. one just sent, before the next sweep sees it).
     pub fn insert(&mut self, h: Handshake) {
-        if let Some(old) = self.by_id.remove(&h.id) {
-            if let Some(account) = &old.account_id {
-                if let Some(ids) = self.by_account.get_mut(account) {
-                    ids.retain(|id| id != &old.id);
-                    if ids.is_empty() {
-                        self.by_account.remove(account);
-                    }
-                }
+        if let Some(old) = self.by_id.remove(&h.id)
+            && let Some(account) = &old.account_id
+            && let Some(ids) = self.by_account.get_mut(account)
+        {
+            ids.retain(|id| id != &old.id);
+            if ids.is_empty() {
+                self.by_account.remove(account);
             }
         }
         let id = h.id.clone();
@@ -55,7 +54,7 @@ impl HandshakeIndex {
             let ids = self.by_account.entry(account).or_default();
             ids.push(id);
             let key = |id: &String| by_id.get(id).map(|h| (h.requested_at, h.id.clone()));
-            ids.sort_by(|a, b| key(b).cmp(&key(a)));
+            ids.sort_by_key(|id| std::cmp::Reverse(key(id)));
         }
     }
 

@@ -152,17 +152,14 @@ pub fn trust_policy_allows(
     };
     let mut saw_other_value = false;
     for s in &trusting {
-        match external_id_condition(s) {
-            Some(values) => {
-                if values
-                    .iter()
-                    .any(|(like, v)| if *like { glob(v, external_id) } else { *v == external_id })
-                {
-                    return Ok(());
-                }
-                saw_other_value = true;
+        if let Some(values) = external_id_condition(s) {
+            if values
+                .iter()
+                .any(|(like, v)| if *like { glob(v, external_id) } else { *v == external_id })
+            {
+                return Ok(());
             }
-            None => {}
+            saw_other_value = true;
         }
     }
     if saw_other_value {

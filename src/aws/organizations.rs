@@ -78,10 +78,10 @@ fn invited_account(parties: &[HandshakeParty], resources: &[HandshakeResource]) 
     }
     fn search(resources: &[HandshakeResource]) -> Option<String> {
         for r in resources {
-            if r.r#type() == Some(&HandshakeResourceType::Account) {
-                if let Some(v) = r.value() {
-                    return Some(v.to_string());
-                }
+            if r.r#type() == Some(&HandshakeResourceType::Account)
+                && let Some(v) = r.value()
+            {
+                return Some(v.to_string());
             }
             if let Some(v) = search(r.resources()) {
                 return Some(v);
