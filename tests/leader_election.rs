@@ -1,0 +1,111 @@
+//! Leader election on a real kube-apiserver: one leader among candidates, fast hand-over on
+//! release, loss reported when another holder takes the Lease.
+
+use std::time::Duration;
+
+use aws_invite_operator::runtime::install_crypto_provider;
+use aws_invite_operator::runtime::leader::{LeaderConfig, LeaderHandle, acquire};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use kube_testenv::TestEnv;
+use serde_json::json;
+use tokio::time::timeout;
+
+const NAMESPACE: &str = "default";
+
+async fn holder(api: &Api<Lease>, name: &str) -> Option<String> {
+    api.get(name)
+        .await
+        .expect("lease readable")
+        .spec
+        .and_then(|s| s.holder_identity)
+}
+
+#[tokio::test]
+async fn one_leader_and_fast_hand_over_on_release() {
+    install_crypto_provider();
+    let env = TestEnv::start().await.expect("control plane starts");
+    let lease = "hand-over";
+    let api: Api<Lease> = Api::namespaced(env.client(), NAMESPACE);
+
+    let first = timeout(
+        Duration::from_secs(30),
+        acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "candidate-a")),
+    )
+    .await
+    .expect("first candidate elected in time")
+    .expect("first candidate elected");
+    assert!(first.is_leader());
+    assert_eq!(first.identity(), "candidate-a");
+    assert_eq!(holder(&api, lease).await.as_deref(), Some("candidate-a"));
+
+    let mut second = tokio::spawn(acquire(
+        env.client(),
+        LeaderConfig::new(lease, NAMESPACE, "candidate-b"),
+    ));
+    // The standby must not become leader while the first one holds the Lease (which it renews:
+    // 15 s duration, renewed 5 s before expiry). Watching for 3 s only checks an absence.
+    assert!(
+        timeout(Duration::from_secs(3), &mut second).await.is_err(),
+        "the standby became leader while the lease was held"
+    );
+    assert_eq!(holder(&api, lease).await.as_deref(), Some("candidate-a"));
+
+    first.release().await.expect("lease released");
+    // Well under the 15 s lease duration: the standby reacts to the release, not to expiry.
+    let second: LeaderHandle = timeout(Duration::from_secs(8), second)
+        .await
+        .expect("standby took over within 8 s of the release")
+        .expect("task joins")
+        .expect("standby elected");
+    assert!(second.is_leader());
+    assert_eq!(holder(&api, lease).await.as_deref(), Some("candidate-b"));
+
+    second.release().await.expect("released");
+    assert_eq!(holder(&api, lease).await, None);
+}
+
+#[tokio::test]
+async fn loss_is_reported_when_another_holder_takes_the_lease() {
+    install_crypto_provider();
+    let env = TestEnv::start().await.expect("control plane starts");
+    let lease = "stolen";
+    let api: Api<Lease> = Api::namespaced(env.client(), NAMESPACE);
+
+    let leader = timeout(
+        Duration::from_secs(30),
+        acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "candidate-a")),
+    )
+    .await
+    .expect("elected in time")
+    .expect("elected");
+    let lost = leader.lost();
+    tokio::pin!(lost);
+    assert!(
+        timeout(Duration::from_millis(500), &mut lost).await.is_err(),
+        "lost() completed while still leader"
+    );
+
+    // Someone else (e.g. a replica after a network partition) writes itself into the Lease.
+    let now = k8s_openapi::jiff::Timestamp::now();
+    api.patch(
+        lease,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": {
+            "holderIdentity": "intruder",
+            "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(now),
+            "leaseDurationSeconds": 15,
+        }})),
+    )
+    .await
+    .expect("lease patched");
+
+    timeout(Duration::from_secs(5), lost)
+        .await
+        .expect("loss reported well before the next renewal");
+    assert!(!leader.is_leader());
+    // Releasing after a loss leaves the other holder alone.
+    leader.release().await.expect("release after loss is a no-op");
+    assert_eq!(holder(&api, lease).await.as_deref(), Some("intruder"));
+}

@@ -1,0 +1,233 @@
+//! The integration harness: a real kube-apiserver (kube-testenv), the orgs-emulator in-process,
+//! and the operator's controllers running against both.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use aws_invite_operator::api::{self, AwsAccountInvite, BillingProfile, InvitePhase};
+use aws_invite_operator::controller::{self, Clock, ClockHandle, ControllerConfig};
+use aws_invite_operator::telemetry::Metrics;
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::await_condition;
+use kube_testenv::TestEnv;
+use orgs_emulator::{
+    ControlClient, Emulator, EmulatorConfig, RunningEmulator, Seed, SeedAccount, SeedOrganization, SeedRole,
+};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+pub const MGMT: &str = "111111111111";
+pub const ORG: &str = "o-exampleorg1";
+pub const STANDALONE: &str = "222222222222";
+pub const SECOND: &str = "444444444444";
+pub const MEMBER: &str = "333333333333";
+pub const NAMESPACE: &str = "billing";
+pub const PROFILE: &str = "payer-main";
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+pub fn seed() -> Seed {
+    let trust_mgmt = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{MGMT}:root")}, "Action": "sts:AssumeRole"}]});
+    let mut accounts: Vec<SeedAccount> = [STANDALONE, SECOND].iter().map(|id| SeedAccount::new(*id)).collect();
+    accounts.extend((0..30).map(|i| SeedAccount::new(format!("5000000000{i:02}"))));
+    Seed {
+        organizations: vec![SeedOrganization {
+            id: Some(ORG.into()),
+            management_account: SeedAccount::new(MGMT),
+            members: vec![SeedAccount::new(MEMBER)],
+            account_quota: Some(100),
+            feature_set: None,
+        }],
+        accounts,
+        roles: [STANDALONE, MEMBER]
+            .iter()
+            .map(|account| SeedRole {
+                account_id: (*account).into(),
+                name: "OrganizationAccountAccessRole".into(),
+                path: None,
+                trust_policy: trust_mgmt.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub struct Harness {
+    pub env: TestEnv,
+    pub emulator: RunningEmulator,
+    pub aws: ControlClient,
+    pub clock: ClockHandle,
+    pub metrics: std::sync::Arc<Metrics>,
+    stop: Option<oneshot::Sender<()>>,
+    operator: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Harness {
+    /// Control plane + emulator + operator, with the `billing` namespace.
+    pub async fn start() -> Self {
+        aws_invite_operator::install_crypto_provider();
+        // The SDK's default chain reads these: the management account's "access key".
+        // SAFETY-equivalent note: every test in this binary sets the same values.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", MGMT);
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+            std::env::set_var("AWS_CONFIG_FILE", "/nonexistent");
+            std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+        }
+        let env = TestEnv::start().await.expect("control plane");
+        env.install_crds(&api::crds()).await.expect("CRDs");
+        env.create_namespace(NAMESPACE, [("team", "billing")])
+            .await
+            .expect("namespace");
+        let emulator = Emulator::start(EmulatorConfig::with_seed(seed()).rate_limits(false))
+            .await
+            .expect("emulator");
+        let aws = emulator.control();
+        let (clock, handle) = Clock::adjustable();
+        let metrics = Metrics::new();
+        let mut harness = Harness {
+            env,
+            emulator,
+            aws,
+            clock: handle,
+            metrics: metrics.clone(),
+            stop: None,
+            operator: None,
+        };
+        harness.start_operator(clock);
+        harness
+    }
+
+    fn start_operator(&mut self, clock: Clock) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = ControllerConfig {
+            poll_interval: Duration::from_secs(1),
+            concurrency: 4,
+            metrics: self.metrics.clone(),
+            clock,
+            instance: Some("test".into()),
+        };
+        let client = self.env.client();
+        self.operator = Some(tokio::spawn(async move {
+            controller::run(client, config, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("controllers run");
+        }));
+        self.stop = Some(stop);
+    }
+
+    /// Moves the operator's and the emulator's clocks forward together.
+    pub async fn advance(&self, by: Duration) {
+        self.aws.advance_clock(by).await.expect("emulator clock");
+        self.clock.advance(by);
+    }
+
+    pub fn invites(&self) -> Api<AwsAccountInvite> {
+        Api::namespaced(self.env.client(), NAMESPACE)
+    }
+
+    pub fn profiles(&self) -> Api<BillingProfile> {
+        Api::all(self.env.client())
+    }
+
+    pub async fn create_profile(&self, spec: serde_json::Value) {
+        let mut base = json!({
+            "managementAccountId": MGMT,
+            "organizationId": ORG,
+            "endpointUrl": self.emulator.url(),
+            "allowedNamespaces": {"namespaces": [NAMESPACE]},
+        });
+        merge(&mut base, spec);
+        let profile: BillingProfile = serde_json::from_value(json!({
+            "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingProfile",
+            "metadata": {"name": PROFILE}, "spec": base,
+        }))
+        .expect("profile");
+        self.profiles()
+            .create(&PostParams::default(), &profile)
+            .await
+            .expect("profile created");
+    }
+
+    pub async fn create_invite(&self, name: &str, account: &str, extra: serde_json::Value) {
+        let mut spec = json!({"billingProfile": PROFILE, "accountId": account});
+        merge(&mut spec, extra);
+        let invite: AwsAccountInvite = serde_json::from_value(json!({
+            "apiVersion": "awsinvite.io/v1alpha1", "kind": "AwsAccountInvite",
+            "metadata": {"name": name, "namespace": NAMESPACE}, "spec": spec,
+        }))
+        .expect("invite");
+        self.invites()
+            .create(&PostParams::default(), &invite)
+            .await
+            .expect("invite created");
+    }
+
+    /// Waits until the invite satisfies `check`, or fails with its last status.
+    pub async fn wait_invite(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&AwsAccountInvite) -> bool,
+    ) -> AwsAccountInvite {
+        let cond = move |obj: Option<&AwsAccountInvite>| obj.is_some_and(&check);
+        match tokio::time::timeout(DEADLINE, await_condition(self.invites(), name, cond)).await {
+            Ok(Ok(Some(invite))) => invite,
+            other => {
+                let current = self.invites().get(name).await.ok();
+                panic!(
+                    "invite {name} never reached {what}: {other:?}\nstatus: {:#?}",
+                    current.and_then(|i| i.status)
+                )
+            }
+        }
+    }
+
+    pub async fn wait_phase(&self, name: &str, phase: InvitePhase) -> AwsAccountInvite {
+        self.wait_invite(name, &format!("{phase:?}"), move |i| {
+            i.status.as_ref().and_then(|s| s.phase) == Some(phase)
+        })
+        .await
+    }
+
+    /// InviteAccountToOrganization calls that took effect in the emulator.
+    pub async fn invitations_sent(&self, account: &str) -> usize {
+        self.aws
+            .calls_for("InviteAccountToOrganization")
+            .await
+            .expect("call log")
+            .iter()
+            .filter(|c| c.executed && c.target_account_id.as_deref() == Some(account))
+            .count()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(op) = self.operator.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), op).await;
+        }
+    }
+}
+
+pub fn condition(invite: &AwsAccountInvite, type_: &str) -> Option<(String, String, String)> {
+    invite.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    })
+}
+
+fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(b), serde_json::Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+}
