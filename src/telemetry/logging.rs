@@ -3,8 +3,10 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::TryInitError;
 
-/// The filter used when `RUST_LOG` is unset or empty.
-pub const DEFAULT_FILTER: &str = "info,kube=warn,aws=warn,hyper=warn";
+/// The filter used when `RUST_LOG` is unset or empty. Target directives match by prefix, so
+/// `aws=warn` would also silence this crate (`aws_invite_operator`); the last, more specific
+/// directive keeps the operator's own logs at `info`.
+pub const DEFAULT_FILTER: &str = "info,kube=warn,aws=warn,hyper=warn,aws_invite_operator=info";
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -67,6 +69,22 @@ mod tests {
     #[test]
     fn default_filter_parses() {
         assert!(EnvFilter::try_new(DEFAULT_FILTER).is_ok());
+    }
+
+    #[test]
+    fn default_filter_keeps_operator_info_and_quiets_libraries() {
+        use tracing::subscriber::with_default;
+        use tracing_subscriber::layer::SubscriberExt;
+
+        let filter = EnvFilter::try_new(DEFAULT_FILTER).expect("parses");
+        let subscriber = tracing_subscriber::registry().with(filter);
+        with_default(subscriber, || {
+            assert!(tracing::event_enabled!(target: "aws_invite_operator::controller", tracing::Level::INFO));
+            assert!(!tracing::event_enabled!(target: "aws_invite_operator", tracing::Level::DEBUG));
+            assert!(!tracing::event_enabled!(target: "aws_smithy_runtime::client", tracing::Level::INFO));
+            assert!(!tracing::event_enabled!(target: "kube_runtime::controller", tracing::Level::INFO));
+            assert!(!tracing::event_enabled!(target: "hyper_util::client", tracing::Level::INFO));
+        });
     }
 
     #[test]
