@@ -233,6 +233,7 @@ async fn campaign(
     let mut retry = RETRY_MIN;
 
     loop {
+        #[allow(clippy::large_enum_variant)] // one short-lived value per loop turn
         enum Step {
             Stop,
             Changed(Result<bool, LeaseManagerError>),
