@@ -65,7 +65,11 @@ async fn resolve() -> Result<Assets, String> {
         .await
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     if !output.status.success() {
-        return Err(format!("{} failed ({}); set {ASSETS_ENV} to a directory with {BINARIES:?}", script.display(), output.status));
+        return Err(format!(
+            "{} failed ({}); set {ASSETS_ENV} to a directory with {BINARIES:?}",
+            script.display(),
+            output.status
+        ));
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let dir = stdout

@@ -45,9 +45,7 @@ pub enum TestEnvError {
     },
 
     /// A control-plane process did not become ready before the deadline.
-    #[error(
-        "{binary} not ready after {timeout:?} (last probe: {last_error}); last lines of its log:\n{log_tail}"
-    )]
+    #[error("{binary} not ready after {timeout:?} (last probe: {last_error}); last lines of its log:\n{log_tail}")]
     NotReady {
         /// `etcd` or `kube-apiserver`.
         binary: &'static str,
@@ -109,11 +107,17 @@ pub enum TestEnvError {
 
 impl TestEnvError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     pub(crate) fn kube(context: impl Into<String>, source: kube::Error) -> Self {
-        Self::Kube { context: context.into(), source }
+        Self::Kube {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Whether the failure looks like a lost race for a loopback port (worth a retry on

@@ -68,7 +68,10 @@ pub struct TestEnvBuilder {
 
 impl Default for TestEnvBuilder {
     fn default() -> Self {
-        Self { apiserver_flags: Vec::new(), start_timeout: DEFAULT_START_TIMEOUT }
+        Self {
+            apiserver_flags: Vec::new(),
+            start_timeout: DEFAULT_START_TIMEOUT,
+        }
     }
 }
 
@@ -277,7 +280,9 @@ impl TestEnv {
     /// `KUBECONFIG`, for plugins).
     pub fn kubectl(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(&self.kubectl);
-        cmd.env("KUBECONFIG", &self.kubeconfig).arg("--kubeconfig").arg(&self.kubeconfig);
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
         cmd
     }
 
@@ -388,10 +393,13 @@ impl TestEnv {
     /// Kills kube-apiserver and etcd (SIGKILL, then waits for them) and removes the temp dir,
     /// reporting failures (which `Drop` can only log).
     pub fn stop(mut self) -> Result<(), TestEnvError> {
-        self.apiserver.kill().map_err(|e| TestEnvError::io("stopping kube-apiserver", e))?;
+        self.apiserver
+            .kill()
+            .map_err(|e| TestEnvError::io("stopping kube-apiserver", e))?;
         self.etcd.kill().map_err(|e| TestEnvError::io("stopping etcd", e))?;
         if let Some(dir) = self.dir.take() {
-            dir.close().map_err(|e| TestEnvError::io(format!("removing {}", self.root.display()), e))?;
+            dir.close()
+                .map_err(|e| TestEnvError::io(format!("removing {}", self.root.display()), e))?;
         }
         Ok(())
     }
@@ -463,7 +471,11 @@ async fn generate_rsa_key(path: &Path) -> Result<(), TestEnvError> {
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|source| TestEnvError::Spawn { binary: "openssl", path: "openssl".into(), source })?;
+        .map_err(|source| TestEnvError::Spawn {
+            binary: "openssl",
+            path: "openssl".into(),
+            source,
+        })?;
     if !output.status.success() {
         return Err(TestEnvError::Openssl(format!(
             "{}: {}",
@@ -494,12 +506,19 @@ fn kubeconfig_json(server: &str, ca_file: &Path, token: &str) -> String {
 }
 
 async fn load_kubeconfig(path: &Path) -> Result<Config, TestEnvError> {
-    let err = |source| TestEnvError::Kubeconfig { path: path.to_path_buf(), source };
+    let err = |source| TestEnvError::Kubeconfig {
+        path: path.to_path_buf(),
+        source,
+    };
     let kubeconfig = Kubeconfig::read_from(path).map_err(err)?;
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(err)
+    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .map_err(err)
 }
 
 fn make_client(config: &Config) -> Result<Client, TestEnvError> {
+    // A workspace build can link two rustls crypto providers; pick one before the first client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::try_from(config.clone()).map_err(|e| TestEnvError::kube("building a client", e))
 }
 
@@ -598,7 +617,10 @@ async fn ensure_default_namespace(client: &Client) -> Result<(), TestEnvError> {
         return Ok(());
     }
     let ns = Namespace {
-        metadata: ObjectMeta { name: Some("default".into()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some("default".into()),
+            ..ObjectMeta::default()
+        },
         ..Namespace::default()
     };
     match api.create(&PostParams::default(), &ns).await {

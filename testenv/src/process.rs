@@ -38,7 +38,9 @@ fn spawn_on_spawner_thread(cmd: Command) -> io::Result<Child> {
             })
             .map(|_| tx)
     });
-    let sender = sender.as_ref().map_err(|e| io::Error::new(e.kind(), format!("spawner thread: {e}")))?;
+    let sender = sender
+        .as_ref()
+        .map_err(|e| io::Error::new(e.kind(), format!("spawner thread: {e}")))?;
     let (reply_tx, reply_rx) = mpsc::channel();
     sender
         .send((cmd, reply_tx))
@@ -65,7 +67,9 @@ impl ManagedChild {
         log: PathBuf,
     ) -> Result<Self, TestEnvError> {
         let out = File::create(&log).map_err(|e| TestEnvError::io(format!("creating {}", log.display()), e))?;
-        let err = out.try_clone().map_err(|e| TestEnvError::io(format!("cloning {}", log.display()), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| TestEnvError::io(format!("cloning {}", log.display()), e))?;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -94,7 +98,11 @@ impl ManagedChild {
             source,
         })?;
         tracing::debug!(binary, pid = child.id(), log = %log.display(), "started");
-        Ok(Self { binary, child: Some(child), log })
+        Ok(Self {
+            binary,
+            child: Some(child),
+            log,
+        })
     }
 
     pub(crate) fn pid(&self) -> Option<u32> {
@@ -114,11 +122,20 @@ impl ManagedChild {
     }
 
     fn exited(&self, status: String) -> TestEnvError {
-        TestEnvError::Exited { binary: self.binary, status, log_tail: self.log_tail() }
+        TestEnvError::Exited {
+            binary: self.binary,
+            status,
+            log_tail: self.log_tail(),
+        }
     }
 
     pub(crate) fn not_ready(&self, timeout: std::time::Duration, last_error: String) -> TestEnvError {
-        TestEnvError::NotReady { binary: self.binary, timeout, last_error, log_tail: self.log_tail() }
+        TestEnvError::NotReady {
+            binary: self.binary,
+            timeout,
+            last_error,
+            log_tail: self.log_tail(),
+        }
     }
 
     pub(crate) fn log_tail(&self) -> String {
@@ -127,7 +144,9 @@ impl ManagedChild {
 
     /// SIGKILLs the process and waits for it. Idempotent.
     pub(crate) fn kill(&mut self) -> io::Result<Option<ExitStatus>> {
-        let Some(mut child) = self.child.take() else { return Ok(None) };
+        let Some(mut child) = self.child.take() else {
+            return Ok(None);
+        };
         // Already exited? Then just reap it.
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
@@ -165,7 +184,11 @@ pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
         Ok(text) => {
             let all: Vec<&str> = text.lines().collect();
             let tail = &all[all.len().saturating_sub(lines)..];
-            if tail.is_empty() { format!("({} is empty)", path.display()) } else { tail.join("\n") }
+            if tail.is_empty() {
+                format!("({} is empty)", path.display())
+            } else {
+                tail.join("\n")
+            }
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
     }

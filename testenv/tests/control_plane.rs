@@ -36,10 +36,19 @@ async fn lists_namespaces_and_stores_objects() {
         .collect();
     assert!(names.iter().any(|n| n == "default"), "namespaces: {names:?}");
 
-    let ns = env.create_namespace("team-a", [("team", "a")]).await.expect("create namespace");
-    assert_eq!(ns.metadata.labels.unwrap_or_default().get("team").map(String::as_str), Some("a"));
+    let ns = env
+        .create_namespace("team-a", [("team", "a")])
+        .await
+        .expect("create namespace");
+    assert_eq!(
+        ns.metadata.labels.unwrap_or_default().get("team").map(String::as_str),
+        Some("a")
+    );
     let cm = ConfigMap {
-        metadata: kube::api::ObjectMeta { name: Some("cm".into()), ..Default::default() },
+        metadata: kube::api::ObjectMeta {
+            name: Some("cm".into()),
+            ..Default::default()
+        },
         data: Some([("k".to_string(), "v".to_string())].into()),
         ..Default::default()
     };
@@ -47,7 +56,10 @@ async fn lists_namespaces_and_stores_objects() {
         .create(&PostParams::default(), &cm)
         .await
         .expect("create configmap");
-    let got = Api::<ConfigMap>::namespaced(client, "team-a").get("cm").await.expect("get configmap");
+    let got = Api::<ConfigMap>::namespaced(client, "team-a")
+        .get("cm")
+        .await
+        .expect("get configmap");
     assert_eq!(got.data.unwrap_or_default().get("k").map(String::as_str), Some("v"));
     env.stop().expect("stop");
 }
@@ -55,13 +67,32 @@ async fn lists_namespaces_and_stores_objects() {
 #[tokio::test]
 async fn kubectl_uses_the_kubeconfig() {
     let env = start().await;
-    let out = env.kubectl().args(["get", "ns", "-o", "name"]).output().expect("run kubectl");
+    let out = env
+        .kubectl()
+        .args(["get", "ns", "-o", "name"])
+        .output()
+        .expect("run kubectl");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "kubectl failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.lines().any(|l| l == "namespace/default"), "kubectl get ns: {stdout}");
+    assert!(
+        out.status.success(),
+        "kubectl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().any(|l| l == "namespace/default"),
+        "kubectl get ns: {stdout}"
+    );
 
-    let out = env.kubectl().args(["auth", "can-i", "*", "*"]).output().expect("run kubectl");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "yes", "admin is system:masters");
+    let out = env
+        .kubectl()
+        .args(["auth", "can-i", "*", "*"])
+        .output()
+        .expect("run kubectl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "yes",
+        "admin is system:masters"
+    );
 }
 
 const WIDGET_CRD: &str = r#"{
@@ -105,7 +136,11 @@ async fn installs_crds_and_serves_them() {
         })
         .expect("run kubectl");
     assert!(!ok.status.success(), "size 0 must be rejected by the CRD schema");
-    assert!(String::from_utf8_lossy(&ok.stderr).contains("spec.size"), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("spec.size"),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[tokio::test]
@@ -113,10 +148,18 @@ async fn two_envs_run_side_by_side() {
     let (a, b) = tokio::join!(start(), start());
     assert_ne!(a.server_url(), b.server_url());
     assert_ne!(a.etcd_url(), b.etcd_url());
-    a.create_namespace("only-in-a", Vec::<(String, String)>::new()).await.expect("create in a");
-    let in_b = Api::<Namespace>::all(b.client()).get_opt("only-in-a").await.expect("get from b");
+    a.create_namespace("only-in-a", Vec::<(String, String)>::new())
+        .await
+        .expect("create in a");
+    let in_b = Api::<Namespace>::all(b.client())
+        .get_opt("only-in-a")
+        .await
+        .expect("get from b");
     assert!(in_b.is_none(), "environments must not share storage");
-    let in_a = Api::<Namespace>::all(a.client()).get_opt("only-in-a").await.expect("get from a");
+    let in_a = Api::<Namespace>::all(a.client())
+        .get_opt("only-in-a")
+        .await
+        .expect("get from a");
     assert!(in_a.is_some());
 }
 

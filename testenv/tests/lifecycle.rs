@@ -40,7 +40,12 @@ async fn orphan_helper() {
     }
     let env = TestEnv::start().await.expect("start");
     let (apiserver, etcd) = env.pids();
-    println!("PIDS {} {} {}", apiserver.expect("pid"), etcd.expect("pid"), env.dir().display());
+    println!(
+        "PIDS {} {} {}",
+        apiserver.expect("pid"),
+        etcd.expect("pid"),
+        env.dir().display()
+    );
     // Wait to be killed; leak the env so that no destructor could help even by accident.
     std::mem::forget(env);
     tokio::time::sleep(Duration::from_secs(120)).await;
@@ -50,7 +55,13 @@ async fn orphan_helper() {
 fn processes_die_with_a_killed_test_process() {
     let exe = std::env::current_exe().expect("current exe");
     let mut helper = Command::new(exe)
-        .args(["orphan_helper", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "orphan_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HELPER_ENV, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -80,8 +91,14 @@ fn processes_die_with_a_killed_test_process() {
     helper.kill().expect("SIGKILL the helper"); // no destructors, no atexit
     helper.wait().expect("reap helper");
 
-    assert!(wait_gone(apiserver, Duration::from_secs(10)), "kube-apiserver {apiserver} outlived its test process");
-    assert!(wait_gone(etcd, Duration::from_secs(10)), "etcd {etcd} outlived its test process");
+    assert!(
+        wait_gone(apiserver, Duration::from_secs(10)),
+        "kube-apiserver {apiserver} outlived its test process"
+    );
+    assert!(
+        wait_gone(etcd, Duration::from_secs(10)),
+        "etcd {etcd} outlived its test process"
+    );
     // Only the temp dir is left behind after a SIGKILL; tidy it up.
     let _ = std::fs::remove_dir_all(fields[2]);
 }

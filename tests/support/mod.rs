@@ -65,7 +65,7 @@ pub struct Harness {
 impl Harness {
     /// Control plane + emulator + operator, with the `billing` namespace.
     pub async fn start() -> Self {
-        aws_invite_operator::install_crypto_provider();
+        aws_invite_operator::runtime::install_crypto_provider();
         // The SDK's default chain reads these: the management account's "access key".
         // SAFETY-equivalent note: every test in this binary sets the same values.
         unsafe {
