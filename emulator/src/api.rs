@@ -138,7 +138,12 @@ pub struct RoleInfo {
 
 impl From<&Role> for RoleInfo {
     fn from(r: &Role) -> Self {
-        Self { account_id: r.account_id.clone(), name: r.name.clone(), arn: r.arn(), trust_policy: r.trust_policy.clone() }
+        Self {
+            account_id: r.account_id.clone(),
+            name: r.name.clone(),
+            arn: r.arn(),
+            trust_policy: r.trust_policy.clone(),
+        }
     }
 }
 
@@ -164,7 +169,11 @@ impl StateSnapshot {
         handshakes.sort_by_key(|h| h.seq);
         Self {
             now,
-            organizations: state.organizations.values().map(|o| OrganizationInfo::new(o, state)).collect(),
+            organizations: state
+                .organizations
+                .values()
+                .map(|o| OrganizationInfo::new(o, state))
+                .collect(),
             accounts: state.accounts.values().map(|a| AccountInfo::new(a, state)).collect(),
             handshakes: handshakes.into_iter().map(HandshakeInfo::from).collect(),
             roles: state.roles.values().map(RoleInfo::from).collect(),
@@ -223,7 +232,13 @@ fn one() -> u32 {
 impl Fault {
     /// A fault of `kind` for the next call of `operation`, applied before it executes.
     pub fn new(operation: impl Into<String>, kind: FaultKind) -> Self {
-        Self { operation: operation.into(), kind, count: 1, latency_ms: 0, when: FaultWhen::Before }
+        Self {
+            operation: operation.into(),
+            kind,
+            count: 1,
+            latency_ms: 0,
+            when: FaultWhen::Before,
+        }
     }
 
     /// Sets the number of calls it applies to.

@@ -58,10 +58,18 @@ impl ControlClient {
     /// A client for the emulator at `url` (e.g. `http://127.0.0.1:4566`).
     pub fn new(url: impl Into<String>) -> Self {
         let base = url.into().trim_end_matches('/').to_string();
-        Self { base, http: reqwest::Client::new() }
+        Self {
+            base,
+            http: reqwest::Client::new(),
+        }
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> Result<T, ControlError> {
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ControlError> {
         let mut req = self.http.request(method, format!("{}/_emulator{path}", self.base));
         if let Some(b) = body {
             req = req.json(b);
@@ -73,7 +81,11 @@ impl ControlClient {
         } else {
             let code = status.as_u16();
             let text = resp.text().await?;
-            let body = serde_json::from_str(&text).unwrap_or(ControlErrorBody { error: "Unknown".into(), message: text, reason: None });
+            let body = serde_json::from_str(&text).unwrap_or(ControlErrorBody {
+                error: "Unknown".into(),
+                message: text,
+                reason: None,
+            });
             Err(ControlError::Api { status: code, body })
         }
     }
@@ -90,7 +102,8 @@ impl ControlClient {
     /// Replaces the world with `seed` (empty if None); clears faults, call log, rate-limit
     /// buckets and the clock offset.
     pub async fn reset(&self, seed: Option<&Seed>) -> Result<StateSnapshot, ControlError> {
-        self.call(Method::POST, "/reset", Some(&seed.cloned().unwrap_or_default())).await
+        self.call(Method::POST, "/reset", Some(&seed.cloned().unwrap_or_default()))
+            .await
     }
 
     /// Adds everything in `seed` (atomically).
@@ -105,12 +118,19 @@ impl ControlClient {
 
     /// Deletes an organization with no members (its management account becomes standalone).
     pub async fn delete_organization(&self, org_id: &str) -> Result<(), ControlError> {
-        self.call::<(), serde_json::Value>(Method::DELETE, &format!("/organizations/{org_id}"), None).await.map(|_| ())
+        self.call::<(), serde_json::Value>(Method::DELETE, &format!("/organizations/{org_id}"), None)
+            .await
+            .map(|_| ())
     }
 
     /// Sets an organization's account quota.
     pub async fn set_account_quota(&self, org_id: &str, quota: u32) -> Result<OrganizationInfo, ControlError> {
-        self.call(Method::PUT, &format!("/organizations/{org_id}/quota"), Some(&AccountQuota { account_quota: quota })).await
+        self.call(
+            Method::PUT,
+            &format!("/organizations/{org_id}/quota"),
+            Some(&AccountQuota { account_quota: quota }),
+        )
+        .await
     }
 
     /// Adds a standalone account.
@@ -140,27 +160,48 @@ impl ControlClient {
 
     /// Accepts handshake `id` as the invited account (same checks as AcceptHandshake).
     pub async fn accept_handshake(&self, id: &str) -> Result<HandshakeInfo, ControlError> {
-        self.call(Method::POST, &format!("/handshakes/{id}/accept"), Some(&RespondToInvite::default())).await
+        self.call(
+            Method::POST,
+            &format!("/handshakes/{id}/accept"),
+            Some(&RespondToInvite::default()),
+        )
+        .await
     }
 
     /// Declines handshake `id` as the invited account.
     pub async fn decline_handshake(&self, id: &str) -> Result<HandshakeInfo, ControlError> {
-        self.call(Method::POST, &format!("/handshakes/{id}/decline"), Some(&RespondToInvite::default())).await
+        self.call(
+            Method::POST,
+            &format!("/handshakes/{id}/decline"),
+            Some(&RespondToInvite::default()),
+        )
+        .await
     }
 
     /// Accepts the (most recent) open invitation to `account_id`.
     pub async fn accept_invite_for(&self, account_id: &str) -> Result<HandshakeInfo, ControlError> {
-        self.call(Method::POST, &format!("/accounts/{account_id}/accept-invite"), Some(&RespondToInvite::default())).await
+        self.call(
+            Method::POST,
+            &format!("/accounts/{account_id}/accept-invite"),
+            Some(&RespondToInvite::default()),
+        )
+        .await
     }
 
     /// Declines the (most recent) open invitation to `account_id`.
     pub async fn decline_invite_for(&self, account_id: &str) -> Result<HandshakeInfo, ControlError> {
-        self.call(Method::POST, &format!("/accounts/{account_id}/decline-invite"), Some(&RespondToInvite::default())).await
+        self.call(
+            Method::POST,
+            &format!("/accounts/{account_id}/decline-invite"),
+            Some(&RespondToInvite::default()),
+        )
+        .await
     }
 
     /// `account_id` leaves its organization (as LeaveOrganization).
     pub async fn leave_organization(&self, account_id: &str) -> Result<AccountInfo, ControlError> {
-        self.call::<(), AccountInfo>(Method::POST, &format!("/accounts/{account_id}/leave"), None).await
+        self.call::<(), AccountInfo>(Method::POST, &format!("/accounts/{account_id}/leave"), None)
+            .await
     }
 
     /// The emulator clock.
@@ -171,7 +212,8 @@ impl ControlClient {
     /// Moves the emulator clock forward.
     pub async fn advance_clock(&self, by: Duration) -> Result<ClockInfo, ControlError> {
         let seconds = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
-        self.call(Method::POST, "/clock/advance", Some(&AdvanceClock { seconds })).await
+        self.call(Method::POST, "/clock/advance", Some(&AdvanceClock { seconds }))
+            .await
     }
 
     /// Adds a fault.
@@ -186,7 +228,9 @@ impl ControlClient {
 
     /// Removes all faults.
     pub async fn clear_faults(&self) -> Result<(), ControlError> {
-        self.call::<(), Vec<Fault>>(Method::DELETE, "/faults", None).await.map(|_| ())
+        self.call::<(), Vec<Fault>>(Method::DELETE, "/faults", None)
+            .await
+            .map(|_| ())
     }
 
     /// Every AWS call received, in order.
@@ -201,12 +245,15 @@ impl ControlClient {
 
     /// Clears the call log.
     pub async fn clear_calls(&self) -> Result<(), ControlError> {
-        self.call::<(), serde_json::Value>(Method::DELETE, "/calls", None).await.map(|_| ())
+        self.call::<(), serde_json::Value>(Method::DELETE, "/calls", None)
+            .await
+            .map(|_| ())
     }
 
     /// Switches API rate limits on or off.
     pub async fn set_rate_limits(&self, enabled: bool) -> Result<RateLimits, ControlError> {
-        self.call(Method::PUT, "/rate-limits", Some(&RateLimits { enabled })).await
+        self.call(Method::PUT, "/rate-limits", Some(&RateLimits { enabled }))
+            .await
     }
 
     /// Sets the model's behavioural switches.

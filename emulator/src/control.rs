@@ -33,17 +33,35 @@ impl From<AwsError> for ControlFailure {
     fn from(e: AwsError) -> Self {
         ControlFailure(
             StatusCode::CONFLICT,
-            ControlErrorBody { error: e.code.into(), message: e.message, reason: e.reason.map(str::to_string) },
+            ControlErrorBody {
+                error: e.code.into(),
+                message: e.message,
+                reason: e.reason.map(str::to_string),
+            },
         )
     }
 }
 
 fn bad_request(msg: impl Into<String>) -> ControlFailure {
-    ControlFailure(StatusCode::BAD_REQUEST, ControlErrorBody { error: "BadRequest".into(), message: msg.into(), reason: None })
+    ControlFailure(
+        StatusCode::BAD_REQUEST,
+        ControlErrorBody {
+            error: "BadRequest".into(),
+            message: msg.into(),
+            reason: None,
+        },
+    )
 }
 
 fn not_found(msg: impl Into<String>) -> ControlFailure {
-    ControlFailure(StatusCode::NOT_FOUND, ControlErrorBody { error: "NotFound".into(), message: msg.into(), reason: None })
+    ControlFailure(
+        StatusCode::NOT_FOUND,
+        ControlErrorBody {
+            error: "NotFound".into(),
+            message: msg.into(),
+            reason: None,
+        },
+    )
 }
 
 type R<T> = Result<Json<T>, ControlFailure>;
@@ -143,7 +161,11 @@ async fn set_quota(AxState(sh): S, Path(id): Path<String>, bytes: axum::body::By
     if !st.set_account_quota(&id, q.account_quota) {
         return Err(not_found(format!("organization {id} not found")));
     }
-    let org = st.organizations.get(&id).cloned().ok_or_else(|| not_found(id.clone()))?;
+    let org = st
+        .organizations
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| not_found(id.clone()))?;
     Ok(Json(OrganizationInfo::new(&org, &st)))
 }
 
@@ -156,7 +178,10 @@ async fn add_account(AxState(sh): S, bytes: axum::body::Bytes) -> R<AccountInfo>
 
 async fn get_account(AxState(sh): S, Path(id): Path<String>) -> R<AccountInfo> {
     let st = lock(&sh.state);
-    let a = st.accounts.get(&id).ok_or_else(|| not_found(format!("account {id} not found")))?;
+    let a = st
+        .accounts
+        .get(&id)
+        .ok_or_else(|| not_found(format!("account {id} not found")))?;
     Ok(Json(AccountInfo::new(a, &st)))
 }
 
@@ -181,7 +206,10 @@ async fn get_handshake(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInf
     let now = sh.now();
     let mut st = lock(&sh.state);
     st.refresh(now);
-    let h = st.handshakes.get(&id).ok_or_else(|| not_found(format!("handshake {id} not found")))?;
+    let h = st
+        .handshakes
+        .get(&id)
+        .ok_or_else(|| not_found(format!("handshake {id} not found")))?;
     Ok(Json(HandshakeInfo::from(h)))
 }
 
@@ -191,7 +219,10 @@ fn responder(st: &State, id: &str, given: Option<String>) -> Result<String, Cont
     if let Some(a) = given {
         return Ok(a);
     }
-    let h = st.handshakes.get(id).ok_or_else(|| not_found(format!("handshake {id} not found")))?;
+    let h = st
+        .handshakes
+        .get(id)
+        .ok_or_else(|| not_found(format!("handshake {id} not found")))?;
     match &h.target {
         crate::state::Target::Account(a) => Ok(a.clone()),
         crate::state::Target::Email(e) => st
@@ -209,7 +240,11 @@ async fn respond_handshake(sh: Arc<Shared>, id: String, bytes: axum::body::Bytes
     let mut st = lock(&sh.state);
     st.refresh(now);
     let who = responder(&st, &id, req.account_id)?;
-    let h = if accept { st.accept_handshake(&who, Some(&id), now)? } else { st.decline_handshake(&who, Some(&id), now)? };
+    let h = if accept {
+        st.accept_handshake(&who, Some(&id), now)?
+    } else {
+        st.decline_handshake(&who, Some(&id), now)?
+    };
     Ok(Json(HandshakeInfo::from(&h)))
 }
 
@@ -228,7 +263,11 @@ async fn respond_invite(sh: Arc<Shared>, account: String, bytes: axum::body::Byt
     let h = st
         .open_invite_for(&account, req.organization_id.as_deref(), now)
         .ok_or_else(|| not_found(format!("no open invitation to account {account}")))?;
-    let h = if accept { st.accept_handshake(&account, Some(&h.id), now)? } else { st.decline_handshake(&account, Some(&h.id), now)? };
+    let h = if accept {
+        st.accept_handshake(&account, Some(&h.id), now)?
+    } else {
+        st.decline_handshake(&account, Some(&h.id), now)?
+    };
     Ok(Json(HandshakeInfo::from(&h)))
 }
 
@@ -252,7 +291,10 @@ async fn leave(AxState(sh): S, Path(id): Path<String>) -> R<AccountInfo> {
 
 fn clock_info(sh: &Shared) -> ClockInfo {
     let offset = *lock(&sh.clock_offset);
-    ClockInfo { now: sh.now(), offset_seconds: offset.num_seconds() }
+    ClockInfo {
+        now: sh.now(),
+        offset_seconds: offset.num_seconds(),
+    }
 }
 
 async fn clock(AxState(sh): S) -> Json<ClockInfo> {
@@ -308,7 +350,13 @@ struct CallsQuery {
 
 async fn calls(AxState(sh): S, Query(q): Query<CallsQuery>) -> Json<Vec<crate::api::CallRecord>> {
     let calls = lock(&sh.calls);
-    Json(calls.iter().filter(|c| q.operation.as_deref().is_none_or(|o| c.operation == o)).cloned().collect())
+    Json(
+        calls
+            .iter()
+            .filter(|c| q.operation.as_deref().is_none_or(|o| c.operation == o))
+            .cloned()
+            .collect(),
+    )
 }
 
 async fn clear_calls(AxState(sh): S) -> Json<serde_json::Value> {
@@ -317,7 +365,9 @@ async fn clear_calls(AxState(sh): S) -> Json<serde_json::Value> {
 }
 
 async fn get_rate_limits(AxState(sh): S) -> Json<RateLimits> {
-    Json(RateLimits { enabled: *lock(&sh.rate_limits) })
+    Json(RateLimits {
+        enabled: *lock(&sh.rate_limits),
+    })
 }
 
 async fn set_rate_limits(AxState(sh): S, bytes: axum::body::Bytes) -> R<RateLimits> {

@@ -18,12 +18,22 @@ pub struct AwsError {
 impl AwsError {
     /// A client error (HTTP 400) without a reason.
     pub fn client(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason: None, status: 400 }
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+            status: 400,
+        }
     }
 
     /// A client error (HTTP 400) with a `Reason`.
     pub fn with_reason(code: &'static str, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason: Some(reason), status: 400 }
+        Self {
+            code,
+            message: message.into(),
+            reason: Some(reason),
+            status: 400,
+        }
     }
 
     /// `AccessDeniedException`.
@@ -77,7 +87,9 @@ impl AwsError {
     pub fn service() -> Self {
         Self {
             code: "ServiceException",
-            message: "AWS Organizations can't complete your request because of an internal service error. Try again later.".into(),
+            message:
+                "AWS Organizations can't complete your request because of an internal service error. Try again later."
+                    .into(),
             reason: None,
             status: 500,
         }
@@ -93,6 +105,11 @@ impl AwsError {
 
     /// A query-protocol (STS/IAM) error with the given code and status.
     pub fn query(code: &'static str, status: u16, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), reason: None, status }
+        Self {
+            code,
+            message: message.into(),
+            reason: None,
+            status,
+        }
     }
 }

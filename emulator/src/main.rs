@@ -41,7 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed,
         listen: args.listen,
         rate_limits: !args.no_rate_limits,
-        options: ModelOptions { move_members_on_accept: !args.no_direct_move },
+        options: ModelOptions {
+            move_members_on_accept: !args.no_direct_move,
+        },
         ..EmulatorConfig::default()
     };
     let running = Emulator::start(config).await?;

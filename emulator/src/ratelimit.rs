@@ -35,7 +35,10 @@ impl RateLimiter {
         let b = self
             .buckets
             .entry((account.to_string(), operation.to_string()))
-            .or_insert(Bucket { tokens: burst, last: now });
+            .or_insert(Bucket {
+                tokens: burst,
+                last: now,
+            });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rate).min(burst);
         b.last = now;

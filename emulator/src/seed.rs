@@ -59,7 +59,11 @@ pub struct SeedAccount {
 impl SeedAccount {
     /// An account with default email and name.
     pub fn new(id: impl Into<String>) -> Self {
-        Self { id: id.into(), email: None, name: None }
+        Self {
+            id: id.into(),
+            email: None,
+            name: None,
+        }
     }
 }
 
@@ -105,9 +109,14 @@ pub enum SeedError {
 impl Seed {
     /// Loads a seed from a JSON or YAML file.
     pub fn from_file(path: &Path) -> Result<Self, SeedError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SeedError::Io { path: path.display().to_string(), source })?;
-        Self::from_str(&text).map_err(|source| SeedError::Parse { path: path.display().to_string(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_str(&text).map_err(|source| SeedError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Parses a seed from JSON or YAML text.

@@ -48,7 +48,10 @@ impl Default for EmulatorConfig {
 impl EmulatorConfig {
     /// A config with the given seed and defaults otherwise.
     pub fn with_seed(seed: Seed) -> Self {
-        Self { seed, ..Self::default() }
+        Self {
+            seed,
+            ..Self::default()
+        }
     }
 
     /// Sets whether rate limits are enforced.
@@ -118,11 +121,19 @@ impl Emulator {
     /// Starts an emulator on the current tokio runtime.
     pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, StartError> {
         let (listener, shared) = prepare(&config).await?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, shared, rx));
         tracing::info!(%addr, "orgs-emulator listening");
-        Ok(RunningEmulator { addr, shutdown: tx, task: Some(task), thread: None })
+        Ok(RunningEmulator {
+            addr,
+            shutdown: tx,
+            task: Some(task),
+            thread: None,
+        })
     }
 
     /// Starts an emulator on its own thread and runtime, independent of the caller's runtime
@@ -134,13 +145,21 @@ impl Emulator {
             .build()
             .map_err(StartError::Runtime)?;
         let (listener, shared) = rt.block_on(prepare(&config))?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let (tx, rx) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("orgs-emulator".into())
             .spawn(move || rt.block_on(serve(listener, shared, rx)))
             .map_err(StartError::Runtime)?;
-        Ok(RunningEmulator { addr, shutdown: tx, task: None, thread: Some(thread) })
+        Ok(RunningEmulator {
+            addr,
+            shutdown: tx,
+            task: None,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -157,7 +176,10 @@ async fn prepare(config: &EmulatorConfig) -> Result<(tokio::net::TcpListener, Ar
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     Ok((listener, shared))
 }
 
@@ -254,7 +276,12 @@ fn request_id() -> String {
     let b: u16 = rng.random();
     let c: u16 = rng.random();
     let d: u64 = rng.random();
-    format!("{a:08x}-{b:04x}-4{:03x}-a{:03x}-{:012x}", c & 0xfff, (d >> 48) & 0xfff, d & 0xffff_ffff_ffff)
+    format!(
+        "{a:08x}-{b:04x}-4{:03x}-a{:03x}-{:012x}",
+        c & 0xfff,
+        (d >> 48) & 0xfff,
+        d & 0xffff_ffff_ffff
+    )
 }
 
 /// The protocol a request speaks.
@@ -285,8 +312,13 @@ fn respond(protocol: Protocol, status: u16, body: String, rid: &str) -> Response
         Protocol::Json => "application/x-amz-json-1.1",
         Protocol::Query { .. } => "text/xml",
     };
-    let mut resp = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     if let Ok(v) = HeaderValue::from_str(rid) {
         resp.headers_mut().insert("x-amzn-RequestId", v);
     }
@@ -346,7 +378,9 @@ fn record(
 
 fn take_fault(shared: &Shared, operation: &str, when: FaultWhen) -> Option<Fault> {
     let mut faults = lock(&shared.faults);
-    let idx = faults.iter().position(|f| f.when == when && f.count > 0 && (f.operation == operation || f.operation == "*"))?;
+    let idx = faults
+        .iter()
+        .position(|f| f.when == when && f.count > 0 && (f.operation == operation || f.operation == "*"))?;
     let f = faults[idx].clone();
     faults[idx].count -= 1;
     if faults[idx].count == 0 {
@@ -388,7 +422,10 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
     let kill = req.extensions().get::<ConnKill>().cloned();
     let headers = req.headers().clone();
     let access_key_id = access_key_from(&headers);
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -396,7 +433,11 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
         .to_ascii_lowercase();
     let is_form = content_type.starts_with("application/x-www-form-urlencoded");
     let json_protocol = target.is_some() || !is_form;
-    let guess = if json_protocol { Protocol::Json } else { Protocol::Query { iam: false } };
+    let guess = if json_protocol {
+        Protocol::Json
+    } else {
+        Protocol::Query { iam: false }
+    };
 
     let body = match axum::body::to_bytes(req.into_body(), shared.max_body_bytes).await {
         Ok(b) => b,
@@ -406,14 +447,28 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
                 413,
                 format!("Request body exceeds the limit of {} bytes.", shared.max_body_bytes),
             );
-            record(&shared, "unknown", "?", access_key_id, None, KeyFields::default(), e.code.into(), 413, false, None);
+            record(
+                &shared,
+                "unknown",
+                "?",
+                access_key_id,
+                None,
+                KeyFields::default(),
+                e.code.into(),
+                413,
+                false,
+                None,
+            );
             return respond(guess, 413, error_body(guess, &e, &rid), &rid);
         }
     };
 
     // Work out service and operation.
     let (service, operation, protocol, form): (&str, String, Protocol, Vec<(String, String)>) = if json_protocol {
-        match target.as_deref().and_then(|t| t.strip_prefix("AWSOrganizationsV20161128.")) {
+        match target
+            .as_deref()
+            .and_then(|t| t.strip_prefix("AWSOrganizationsV20161128."))
+        {
             Some(op) => ("organizations", op.to_string(), Protocol::Json, vec![]),
             None => {
                 let e = AwsError::client(
@@ -423,7 +478,18 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
                         None => "Missing X-Amz-Target header (or a form-encoded Action).".to_string(),
                     },
                 );
-                record(&shared, "unknown", target.as_deref().unwrap_or("?"), access_key_id, None, KeyFields::default(), e.code.into(), 400, false, None);
+                record(
+                    &shared,
+                    "unknown",
+                    target.as_deref().unwrap_or("?"),
+                    access_key_id,
+                    None,
+                    KeyFields::default(),
+                    e.code.into(),
+                    400,
+                    false,
+                    None,
+                );
                 return respond(Protocol::Json, 400, error_body(Protocol::Json, &e, &rid), &rid);
             }
         }
@@ -431,15 +497,32 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
         let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
         let action = form.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone());
         match action.as_deref() {
-            Some(a @ ("AssumeRole" | "GetCallerIdentity")) => ("sts", a.to_string(), Protocol::Query { iam: false }, form),
+            Some(a @ ("AssumeRole" | "GetCallerIdentity")) => {
+                ("sts", a.to_string(), Protocol::Query { iam: false }, form)
+            }
             Some(a @ "GetRole") => ("iam", a.to_string(), Protocol::Query { iam: true }, form),
             other => {
                 let e = match other {
-                    Some(a) => AwsError::query("InvalidAction", 400, format!("Could not find operation {a} for version in this emulator")),
+                    Some(a) => AwsError::query(
+                        "InvalidAction",
+                        400,
+                        format!("Could not find operation {a} for version in this emulator"),
+                    ),
                     None => AwsError::query("MissingAction", 400, "Missing Action"),
                 };
                 let p = Protocol::Query { iam: false };
-                record(&shared, "unknown", other.unwrap_or("?"), access_key_id, None, KeyFields::default(), e.code.into(), 400, false, None);
+                record(
+                    &shared,
+                    "unknown",
+                    other.unwrap_or("?"),
+                    access_key_id,
+                    None,
+                    KeyFields::default(),
+                    e.code.into(),
+                    400,
+                    false,
+                    None,
+                );
                 return respond(p, 400, error_body(p, &e, &rid), &rid);
             }
         }
@@ -454,7 +537,18 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
                 // STS and IAM call it ExpiredToken.
                 e.code = "ExpiredToken";
             }
-            record(&shared, service, &operation, access_key_id, None, KeyFields::default(), e.code.into(), e.status, false, None);
+            record(
+                &shared,
+                service,
+                &operation,
+                access_key_id,
+                None,
+                KeyFields::default(),
+                e.code.into(),
+                e.status,
+                false,
+                None,
+            );
             return respond(protocol, e.status, error_body(protocol, &e, &rid), &rid);
         }
     };
@@ -467,8 +561,22 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
             match serde_json::from_slice::<Value>(&body) {
                 Ok(v @ Value::Object(_)) => v,
                 _ => {
-                    let e = AwsError::client("SerializationException", "Start of structure or map found where not expected, or the body is not valid JSON.");
-                    record(&shared, service, &operation, access_key_id, Some(&caller), KeyFields::default(), e.code.into(), 400, false, None);
+                    let e = AwsError::client(
+                        "SerializationException",
+                        "Start of structure or map found where not expected, or the body is not valid JSON.",
+                    );
+                    record(
+                        &shared,
+                        service,
+                        &operation,
+                        access_key_id,
+                        Some(&caller),
+                        KeyFields::default(),
+                        e.code.into(),
+                        400,
+                        false,
+                        None,
+                    );
                     return respond(protocol, 400, error_body(protocol, &e, &rid), &rid);
                 }
             }
@@ -484,12 +592,38 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
         match f.kind {
             FaultKind::Latency => tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await,
             FaultKind::Http500 | FaultKind::Throttle => {
-                let e = if f.kind == FaultKind::Http500 { server_error(protocol) } else { throttle_error(protocol) };
-                record(&shared, service, &operation, access_key_id, Some(&caller), keys, e.code.into(), e.status, false, Some(name));
+                let e = if f.kind == FaultKind::Http500 {
+                    server_error(protocol)
+                } else {
+                    throttle_error(protocol)
+                };
+                record(
+                    &shared,
+                    service,
+                    &operation,
+                    access_key_id,
+                    Some(&caller),
+                    keys,
+                    e.code.into(),
+                    e.status,
+                    false,
+                    Some(name),
+                );
                 return respond(protocol, e.status, error_body(protocol, &e, &rid), &rid);
             }
             FaultKind::DropConnection => {
-                record(&shared, service, &operation, access_key_id, Some(&caller), keys, "dropped".into(), 0, false, Some(name));
+                record(
+                    &shared,
+                    service,
+                    &operation,
+                    access_key_id,
+                    Some(&caller),
+                    keys,
+                    "dropped".into(),
+                    0,
+                    false,
+                    Some(name),
+                );
                 return drop_connection(kill).await;
             }
         }
@@ -500,7 +634,18 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
         && !lock(&shared.limiter).try_acquire(&caller.account_id, &operation, std::time::Instant::now())
     {
         let e = throttle_error(protocol);
-        record(&shared, service, &operation, access_key_id, Some(&caller), keys, e.code.into(), e.status, false, None);
+        record(
+            &shared,
+            service,
+            &operation,
+            access_key_id,
+            Some(&caller),
+            keys,
+            e.code.into(),
+            e.status,
+            false,
+            None,
+        );
         return respond(protocol, e.status, error_body(protocol, &e, &rid), &rid);
     }
 
@@ -532,17 +677,54 @@ async fn aws_handler(axum::extract::State(shared): axum::extract::State<Arc<Shar
         match f.kind {
             FaultKind::Latency => tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await,
             FaultKind::Http500 | FaultKind::Throttle => {
-                let e = if f.kind == FaultKind::Http500 { server_error(protocol) } else { throttle_error(protocol) };
-                record(&shared, service, &operation, access_key_id, Some(&caller), keys, e.code.into(), e.status, exec.executed, Some(name));
+                let e = if f.kind == FaultKind::Http500 {
+                    server_error(protocol)
+                } else {
+                    throttle_error(protocol)
+                };
+                record(
+                    &shared,
+                    service,
+                    &operation,
+                    access_key_id,
+                    Some(&caller),
+                    keys,
+                    e.code.into(),
+                    e.status,
+                    exec.executed,
+                    Some(name),
+                );
                 return respond(protocol, e.status, error_body(protocol, &e, &rid), &rid);
             }
             FaultKind::DropConnection => {
-                record(&shared, service, &operation, access_key_id, Some(&caller), keys, "dropped".into(), 0, exec.executed, Some(name));
+                record(
+                    &shared,
+                    service,
+                    &operation,
+                    access_key_id,
+                    Some(&caller),
+                    keys,
+                    "dropped".into(),
+                    0,
+                    exec.executed,
+                    Some(name),
+                );
                 return drop_connection(kill).await;
             }
         }
     }
-    record(&shared, service, &operation, access_key_id, Some(&caller), keys, exec.outcome, exec.status, exec.executed, None);
+    record(
+        &shared,
+        service,
+        &operation,
+        access_key_id,
+        Some(&caller),
+        keys,
+        exec.outcome,
+        exec.status,
+        exec.executed,
+        None,
+    );
     respond(protocol, exec.status, exec.body, &rid)
 }
 
@@ -561,7 +743,11 @@ async fn drop_connection(kill: Option<ConnKill>) -> Response {
 fn key_fields(operation: &str, input: &Value, form: &[(String, String)]) -> KeyFields {
     let s = |k: &str| input.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let f = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mut keys = KeyFields { handshake_id: s("HandshakeId"), target_account_id: s("AccountId"), ..KeyFields::default() };
+    let mut keys = KeyFields {
+        handshake_id: s("HandshakeId"),
+        target_account_id: s("AccountId"),
+        ..KeyFields::default()
+    };
     if operation == "InviteAccountToOrganization" {
         let t = input.get("Target");
         let ty = t.and_then(|t| t.get("Type")).and_then(|v| v.as_str());
@@ -596,7 +782,13 @@ fn opt_i64(input: &Value, field: &str) -> Result<Option<i64>, AwsError> {
 }
 
 fn ok_json(v: Value, handshake_id: Option<String>) -> Result<Executed, AwsError> {
-    Ok(Executed { status: 200, body: v.to_string(), outcome: "ok".into(), executed: true, handshake_id })
+    Ok(Executed {
+        status: 200,
+        body: v.to_string(),
+        outcome: "ok".into(),
+        executed: true,
+        handshake_id,
+    })
 }
 
 fn handshake_filter(input: &Value) -> Result<HandshakeFilter, AwsError> {
@@ -624,13 +816,19 @@ fn execute_orgs(state: &mut State, caller: &Caller, op: &str, input: &Value, now
     match op {
         "DescribeOrganization" => {
             let org = state.describe_organization(me)?;
-            let email = state.management_account(&org).map(|a| a.email.clone()).unwrap_or_default();
+            let email = state
+                .management_account(&org)
+                .map(|a| a.email.clone())
+                .unwrap_or_default();
             ok_json(json!({"Organization": wire::organization_json(&org, &email)}), None)
         }
         "InviteAccountToOrganization" => {
             let (target_type, target_id) = match input.get("Target") {
                 None | Some(Value::Null) => (None, None),
-                Some(t @ Value::Object(_)) => (opt_str(t, "Type")?.map(str::to_string), opt_str(t, "Id")?.map(str::to_string)),
+                Some(t @ Value::Object(_)) => (
+                    opt_str(t, "Type")?.map(str::to_string),
+                    opt_str(t, "Id")?.map(str::to_string),
+                ),
                 Some(_) => return Err(ser_err("Target", "a structure")),
             };
             let tags = match input.get("Tags") {
@@ -638,15 +836,26 @@ fn execute_orgs(state: &mut State, caller: &Caller, op: &str, input: &Value, now
                 Some(Value::Array(a)) => a
                     .iter()
                     .map(|t| {
-                        let k = opt_str(t, "Key")?.ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Key is required."))?;
-                        let v = opt_str(t, "Value")?.ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Value is required."))?;
+                        let k = opt_str(t, "Key")?
+                            .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Key is required."))?;
+                        let v = opt_str(t, "Value")?
+                            .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Value is required."))?;
                         Ok((k.to_string(), v.to_string()))
                     })
                     .collect::<Result<Vec<_>, AwsError>>()?,
                 Some(_) => return Err(ser_err("Tags", "a list")),
             };
             let notes = opt_str(input, "Notes")?.map(str::to_string);
-            let h = state.invite(me, InviteInput { target_type, target_id, notes, tags }, now)?;
+            let h = state.invite(
+                me,
+                InviteInput {
+                    target_type,
+                    target_id,
+                    notes,
+                    tags,
+                },
+                now,
+            )?;
             ok_json(json!({"Handshake": wire::handshake_json(&h)}), Some(h.id))
         }
         "DescribeHandshake" | "AcceptHandshake" | "DeclineHandshake" | "CancelHandshake" => {
@@ -710,12 +919,20 @@ fn execute_query(
     let body = match op {
         "AssumeRole" => {
             let duration = match f("DurationSeconds") {
-                Some(d) => Some(d.parse::<i64>().map_err(|_| {
-                    AwsError::query("ValidationError", 400, "DurationSeconds must be an integer")
-                })?),
+                Some(d) => Some(
+                    d.parse::<i64>()
+                        .map_err(|_| AwsError::query("ValidationError", 400, "DurationSeconds must be an integer"))?,
+                ),
                 None => None,
             };
-            let s = state.assume_role(caller, f("RoleArn"), f("RoleSessionName"), f("ExternalId"), duration, now)?;
+            let s = state.assume_role(
+                caller,
+                f("RoleArn"),
+                f("RoleSessionName"),
+                f("ExternalId"),
+                duration,
+                now,
+            )?;
             wire::assume_role_xml(&s, rid)
         }
         "GetCallerIdentity" => wire::caller_identity_xml(&caller.account_id, &caller.arn, &caller.user_id, rid),
@@ -723,7 +940,19 @@ fn execute_query(
             let r = state.get_role(caller, f("RoleName"))?;
             wire::get_role_xml(&r, rid)
         }
-        other => return Err(AwsError::query("InvalidAction", 400, format!("Could not find operation {other}"))),
+        other => {
+            return Err(AwsError::query(
+                "InvalidAction",
+                400,
+                format!("Could not find operation {other}"),
+            ));
+        }
     };
-    Ok(Executed { status: 200, body, outcome: "ok".into(), executed: true, handshake_id: None })
+    Ok(Executed {
+        status: 200,
+        body,
+        outcome: "ok".into(),
+        executed: true,
+        handshake_id: None,
+    })
 }

@@ -40,7 +40,9 @@ fn yes() -> bool {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self { move_members_on_accept: true }
+        Self {
+            move_members_on_accept: true,
+        }
     }
 }
 
@@ -79,7 +81,10 @@ pub struct Organization {
 impl Organization {
     /// `arn:aws:organizations::<mgmt>:organization/<org-id>`.
     pub fn arn(&self) -> String {
-        format!("arn:aws:organizations::{}:organization/{}", self.management_account_id, self.id)
+        format!(
+            "arn:aws:organizations::{}:organization/{}",
+            self.management_account_id, self.id
+        )
     }
 }
 
@@ -283,13 +288,17 @@ pub struct State {
 fn random_lower_alnum(n: usize) -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 fn random_upper_alnum(n: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
-    (0..n).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 /// Whether `s` is a 12-digit account ID.
@@ -306,15 +315,20 @@ pub fn is_org_id(s: &str) -> bool {
 
 /// Whether `s` matches `h-[0-9a-z]{8,32}`.
 pub fn is_handshake_id(s: &str) -> bool {
-    s.strip_prefix("h-").is_some_and(|r| {
-        (8..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
+    s.strip_prefix("h-")
+        .is_some_and(|r| (8..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        && !s.contains(char::is_whitespace) && s.len() <= 64
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(char::is_whitespace)
+        && s.len() <= 64
 }
 
 fn encode_token(prefix: &str, value: &str) -> String {
@@ -322,9 +336,10 @@ fn encode_token(prefix: &str, value: &str) -> String {
 }
 
 fn decode_token<'a>(prefix: &str, token: &'a str) -> Result<&'a str, AwsError> {
-    token.strip_prefix(prefix).filter(|v| !v.is_empty()).ok_or_else(|| {
-        AwsError::invalid_input("INVALID_NEXT_TOKEN", "You specified an invalid value for nextToken.")
-    })
+    token
+        .strip_prefix(prefix)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| AwsError::invalid_input("INVALID_NEXT_TOKEN", "You specified an invalid value for nextToken."))
 }
 
 /// Validates MaxResults (1–20).
@@ -381,7 +396,10 @@ pub struct InviteInput {
 impl State {
     /// Builds a state from a seed.
     pub fn from_seed(seed: &Seed, options: ModelOptions, now: Time) -> Result<Self, SeedError> {
-        let mut s = State { options, ..State::default() };
+        let mut s = State {
+            options,
+            ..State::default()
+        };
         s.apply_seed(seed, now)?;
         Ok(s)
     }
@@ -406,7 +424,10 @@ impl State {
         }
         Ok(Account {
             id: a.id.clone(),
-            email: a.email.clone().unwrap_or_else(|| format!("account-{}@example.com", a.id)),
+            email: a
+                .email
+                .clone()
+                .unwrap_or_else(|| format!("account-{}@example.com", a.id)),
             name: a.name.clone().unwrap_or_else(|| format!("Account {}", a.id)),
             organization_id: None,
             joined_method: None,
@@ -430,7 +451,9 @@ impl State {
     pub fn add_organization(&mut self, o: &SeedOrganization, now: Time) -> Result<Organization, SeedError> {
         let id = match &o.id {
             Some(id) if !is_org_id(id) => {
-                return Err(SeedError::Invalid(format!("organization ID {id:?} does not match o-[a-z0-9]{{10,32}}")));
+                return Err(SeedError::Invalid(format!(
+                    "organization ID {id:?} does not match o-[a-z0-9]{{10,32}}"
+                )));
             }
             Some(id) => id.clone(),
             None => format!("o-{}", random_lower_alnum(10)),
@@ -440,7 +463,9 @@ impl State {
         }
         let feature_set = o.feature_set.clone().unwrap_or_else(|| "ALL".into());
         if feature_set != "ALL" && feature_set != "CONSOLIDATED_BILLING" {
-            return Err(SeedError::Invalid(format!("feature set {feature_set:?} is not ALL or CONSOLIDATED_BILLING")));
+            return Err(SeedError::Invalid(format!(
+                "feature set {feature_set:?} is not ALL or CONSOLIDATED_BILLING"
+            )));
         }
         let mut all = vec![&o.management_account];
         all.extend(o.members.iter());
@@ -474,7 +499,10 @@ impl State {
     /// Adds or replaces an IAM role in an existing account.
     pub fn add_role(&mut self, r: &SeedRole, now: Time) -> Result<Role, SeedError> {
         if !self.accounts.contains_key(&r.account_id) {
-            return Err(SeedError::Invalid(format!("role {}: account {} does not exist", r.name, r.account_id)));
+            return Err(SeedError::Invalid(format!(
+                "role {}: account {} does not exist",
+                r.name, r.account_id
+            )));
         }
         let trust_policy = match &r.trust_policy {
             serde_json::Value::String(s) => s.clone(),
@@ -514,7 +542,10 @@ impl State {
     /// (which becomes standalone). Fails with OrganizationNotEmptyException otherwise.
     pub fn delete_organization(&mut self, org_id: &str) -> Result<(), AwsError> {
         let Some(org) = self.organizations.get(org_id).cloned() else {
-            return Err(AwsError::client("AWSOrganizationsNotInUseException", format!("No organization {org_id}.")));
+            return Err(AwsError::client(
+                "AWSOrganizationsNotInUseException",
+                format!("No organization {org_id}."),
+            ));
         };
         if self.members(org_id).iter().any(|a| a.id != org.management_account_id) {
             return Err(AwsError::client(
@@ -543,7 +574,10 @@ impl State {
 
     /// Members of an organization, management account included, sorted by ID.
     pub fn members(&self, org_id: &str) -> Vec<&Account> {
-        self.accounts.values().filter(|a| a.organization_id.as_deref() == Some(org_id)).collect()
+        self.accounts
+            .values()
+            .filter(|a| a.organization_id.as_deref() == Some(org_id))
+            .collect()
     }
 
     /// Applies the passage of time: OPEN handshakes past their expiry become EXPIRED (ended
@@ -577,11 +611,17 @@ impl State {
             }
             if let Some(s) = self.sessions.get(key) {
                 if now >= s.expires_at {
-                    return Err(AwsError::client("ExpiredTokenException", "The security token included in the request is expired"));
+                    return Err(AwsError::client(
+                        "ExpiredTokenException",
+                        "The security token included in the request is expired",
+                    ));
                 }
                 return Ok(Caller {
                     account_id: s.account_id.clone(),
-                    arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", s.account_id, s.role_name, s.session_name),
+                    arn: format!(
+                        "arn:aws:sts::{}:assumed-role/{}/{}",
+                        s.account_id, s.role_name, s.session_name
+                    ),
                     user_id: format!("{}:{}", s.role_id, s.session_name),
                 });
             }
@@ -630,7 +670,10 @@ impl State {
     fn target_matches(&self, h: &Handshake, account_id: &str) -> bool {
         match &h.target {
             Target::Account(id) => id == account_id,
-            Target::Email(e) => self.accounts.get(account_id).is_some_and(|a| a.email.eq_ignore_ascii_case(e)),
+            Target::Email(e) => self
+                .accounts
+                .get(account_id)
+                .is_some_and(|a| a.email.eq_ignore_ascii_case(e)),
         }
     }
 
@@ -699,11 +742,11 @@ impl State {
         let org = self.caller_managed_org(caller)?.clone();
         // The target already in this organization?
         let already_member = match &target {
-            Target::Account(id) => self.accounts.get(id).is_some_and(|a| a.organization_id.as_deref() == Some(&org.id)),
-            Target::Email(e) => self
-                .members(&org.id)
-                .iter()
-                .any(|a| a.email.eq_ignore_ascii_case(e)),
+            Target::Account(id) => self
+                .accounts
+                .get(id)
+                .is_some_and(|a| a.organization_id.as_deref() == Some(&org.id)),
+            Target::Email(e) => self.members(&org.id).iter().any(|a| a.email.eq_ignore_ascii_case(e)),
         };
         if already_member {
             return Err(AwsError::handshake_constraint(
@@ -712,7 +755,9 @@ impl State {
             ));
         }
         if self.handshakes.values().any(|h| {
-            h.organization_id == org.id && h.state == HandshakeState::Open && h.target.id().eq_ignore_ascii_case(target.id())
+            h.organization_id == org.id
+                && h.state == HandshakeState::Open
+                && h.target.id().eq_ignore_ascii_case(target.id())
         }) {
             return Err(AwsError::client(
                 "DuplicateHandshakeException",
@@ -799,10 +844,18 @@ impl State {
             ));
         }
         if let Some(a) = &filter.action_type {
-            const ACTIONS: [&str; 5] =
-                ["INVITE", "ENABLE_ALL_FEATURES", "APPROVE_ALL_FEATURES", "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE", "TRANSFER_RESPONSIBILITY"];
+            const ACTIONS: [&str; 5] = [
+                "INVITE",
+                "ENABLE_ALL_FEATURES",
+                "APPROVE_ALL_FEATURES",
+                "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
+                "TRANSFER_RESPONSIBILITY",
+            ];
             if !ACTIONS.contains(&a.as_str()) {
-                return Err(AwsError::invalid_input("INVALID_ENUM", format!("You specified an invalid value for ActionType: {a}.")));
+                return Err(AwsError::invalid_input(
+                    "INVALID_ENUM",
+                    format!("You specified an invalid value for ActionType: {a}."),
+                ));
             }
         }
         let max = check_max_results(max)?;
@@ -825,8 +878,15 @@ impl State {
         list.sort_by_key(|h| h.seq);
         let more = list.len() > max;
         list.truncate(max);
-        let next_token = if more { list.last().map(|h| encode_token("hs-", &h.seq.to_string())) } else { None };
-        Ok(Page { items: list, next_token })
+        let next_token = if more {
+            list.last().map(|h| encode_token("hs-", &h.seq.to_string()))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: list,
+            next_token,
+        })
     }
 
     /// ListHandshakesForOrganization (management account only).
@@ -840,7 +900,12 @@ impl State {
     ) -> Result<Page<Handshake>, AwsError> {
         self.refresh(now);
         let org = self.caller_managed_org(caller)?.id.clone();
-        let list = self.handshakes.values().filter(|h| h.organization_id == org).cloned().collect();
+        let list = self
+            .handshakes
+            .values()
+            .filter(|h| h.organization_id == org)
+            .cloned()
+            .collect();
         Self::filter_and_page(list, filter, max, token)
     }
 
@@ -854,7 +919,12 @@ impl State {
         now: Time,
     ) -> Result<Page<Handshake>, AwsError> {
         self.refresh(now);
-        let list = self.handshakes.values().filter(|h| self.target_matches(h, caller)).cloned().collect();
+        let list = self
+            .handshakes
+            .values()
+            .filter(|h| self.target_matches(h, caller))
+            .cloned()
+            .collect();
         Self::filter_and_page(list, filter, max, token)
     }
 
@@ -862,7 +932,10 @@ impl State {
         if h.state == wanted {
             return Err(AwsError::client(
                 "HandshakeAlreadyInStateException",
-                format!("The specified handshake is already in the requested state: {}.", wanted.as_str()),
+                format!(
+                    "The specified handshake is already in the requested state: {}.",
+                    wanted.as_str()
+                ),
             ));
         }
         if h.state != HandshakeState::Open {
@@ -887,7 +960,9 @@ impl State {
             _ => return Err(AwsError::handshake_not_found(id)),
         };
         if !self.is_sender(&h, caller) {
-            return Err(AwsError::access_denied("Only the account that sent a handshake can cancel it."));
+            return Err(AwsError::access_denied(
+                "Only the account that sent a handshake can cancel it.",
+            ));
         }
         Self::transition_check(&h, HandshakeState::Canceled)?;
         Ok(self.end(id, HandshakeState::Canceled, now))
@@ -910,7 +985,9 @@ impl State {
             _ => return Err(AwsError::handshake_not_found(id)),
         };
         if !self.target_matches(&h, caller) {
-            return Err(AwsError::access_denied("Only the invited account can respond to this handshake."));
+            return Err(AwsError::access_denied(
+                "Only the invited account can respond to this handshake.",
+            ));
         }
         Ok(h)
     }
@@ -938,7 +1015,9 @@ impl State {
         };
         let Some(acct) = self.accounts.get(caller).cloned() else {
             // Callers the emulator knows nothing about have no account to move.
-            return Err(AwsError::access_denied(format!("Account {caller} is not known to the emulator.")));
+            return Err(AwsError::access_denied(format!(
+                "Account {caller} is not known to the emulator."
+            )));
         };
         if let Some(current) = acct.organization_id.as_deref() {
             if current == org.id {
@@ -947,7 +1026,10 @@ impl State {
                     "The handshake request is invalid because the invited account is already a member of an organization.",
                 ));
             }
-            let is_mgmt = self.organizations.get(current).is_some_and(|o| o.management_account_id == caller);
+            let is_mgmt = self
+                .organizations
+                .get(current)
+                .is_some_and(|o| o.management_account_id == caller);
             if is_mgmt {
                 return Err(AwsError::master_cannot_leave());
             }
@@ -1016,7 +1098,11 @@ impl State {
             .collect();
         let more = items.len() > max;
         items.truncate(max);
-        let next_token = if more { items.last().map(|a| encode_token("acct-", &a.id)) } else { None };
+        let next_token = if more {
+            items.last().map(|a| encode_token("acct-", &a.id))
+        } else {
+            None
+        };
         Ok((Page { items, next_token }, org))
     }
 
@@ -1066,19 +1152,31 @@ impl State {
     ) -> Result<Session, AwsError> {
         self.refresh(now);
         let role_arn = role_arn.ok_or_else(|| {
-            AwsError::query("MissingParameter", 400, "The request must contain the parameter RoleArn")
+            AwsError::query(
+                "MissingParameter",
+                400,
+                "The request must contain the parameter RoleArn",
+            )
         })?;
         let session_name = session_name.ok_or_else(|| {
-            AwsError::query("MissingParameter", 400, "The request must contain the parameter RoleSessionName")
+            AwsError::query(
+                "MissingParameter",
+                400,
+                "The request must contain the parameter RoleSessionName",
+            )
         })?;
         if session_name.len() < 2
             || session_name.len() > 64
-            || !session_name.chars().all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c))
+            || !session_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c))
         {
             return Err(AwsError::query(
                 "ValidationError",
                 400,
-                format!("1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"),
+                format!(
+                    "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+                ),
             ));
         }
         let duration = duration_seconds.unwrap_or(3600);
@@ -1086,20 +1184,28 @@ impl State {
             return Err(AwsError::query(
                 "ValidationError",
                 400,
-                format!("1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"),
+                format!(
+                    "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"
+                ),
             ));
         }
         let denied = || {
             AwsError::query(
                 "AccessDenied",
                 403,
-                format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", caller.arn),
+                format!(
+                    "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                    caller.arn
+                ),
             )
         };
-        let (account, name) = parse_role_arn(role_arn).ok_or_else(|| {
-            AwsError::query("ValidationError", 400, format!("{role_arn} is invalid"))
-        })?;
-        let role = self.roles.get(&(account.to_string(), name.to_string())).cloned().ok_or_else(denied)?;
+        let (account, name) = parse_role_arn(role_arn)
+            .ok_or_else(|| AwsError::query("ValidationError", 400, format!("{role_arn} is invalid")))?;
+        let role = self
+            .roles
+            .get(&(account.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(denied)?;
         if !trust_allows(&role.trust_policy, &caller.account_id, external_id) {
             return Err(denied());
         }
@@ -1122,9 +1228,16 @@ impl State {
         let name = name.ok_or_else(|| {
             AwsError::query("ValidationError", 400, "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null")
         })?;
-        self.roles.get(&(caller.account_id.clone(), name.to_string())).cloned().ok_or_else(|| {
-            AwsError::query("NoSuchEntity", 404, format!("The role with name {name} cannot be found."))
-        })
+        self.roles
+            .get(&(caller.account_id.clone(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::query(
+                    "NoSuchEntity",
+                    404,
+                    format!("The role with name {name} cannot be found."),
+                )
+            })
     }
 }
 
@@ -1139,16 +1252,28 @@ fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
     let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
         if k.is_empty() {
-            return Err(AwsError::invalid_input("MIN_LENGTH_EXCEEDED", "Tag keys must be at least 1 character long."));
+            return Err(AwsError::invalid_input(
+                "MIN_LENGTH_EXCEEDED",
+                "Tag keys must be at least 1 character long.",
+            ));
         }
         if k.chars().count() > 128 {
-            return Err(AwsError::invalid_input("MAX_LENGTH_EXCEEDED", "Tag keys can be at most 128 characters long."));
+            return Err(AwsError::invalid_input(
+                "MAX_LENGTH_EXCEEDED",
+                "Tag keys can be at most 128 characters long.",
+            ));
         }
         if v.chars().count() > 256 {
-            return Err(AwsError::invalid_input("MAX_LENGTH_EXCEEDED", "Tag values can be at most 256 characters long."));
+            return Err(AwsError::invalid_input(
+                "MAX_LENGTH_EXCEEDED",
+                "Tag values can be at most 256 characters long.",
+            ));
         }
         if !seen.insert(k.as_str()) {
-            return Err(AwsError::invalid_input("DUPLICATE_TAG_KEY", format!("Tag key {k} is duplicated.")));
+            return Err(AwsError::invalid_input(
+                "DUPLICATE_TAG_KEY",
+                format!("Tag key {k} is duplicated."),
+            ));
         }
     }
     Ok(())
@@ -1169,7 +1294,9 @@ pub fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
 /// any `arn:aws:iam::<caller_account>:...` ARN, and every `sts:ExternalId` condition
 /// (StringEquals / StringLike, exact comparison) equals the given ExternalId.
 pub fn trust_allows(policy: &str, caller_account: &str, external_id: Option<&str>) -> bool {
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else { return false };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return false;
+    };
     let statements = match doc.get("Statement") {
         Some(serde_json::Value::Array(a)) => a.clone(),
         Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
@@ -1187,7 +1314,10 @@ pub fn trust_allows(policy: &str, caller_account: &str, external_id: Option<&str
             return false;
         }
         let actions = strings(st.get("Action"));
-        if !actions.iter().any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*") {
+        if !actions
+            .iter()
+            .any(|a| a == "sts:AssumeRole" || a == "sts:*" || a == "*")
+        {
             return false;
         }
         let principal = st.get("Principal");
@@ -1197,7 +1327,10 @@ pub fn trust_allows(policy: &str, caller_account: &str, external_id: Option<&str
             None => vec![],
         };
         let prefix = format!("arn:aws:iam::{caller_account}:");
-        if !principals.iter().any(|p| p == "*" || p == caller_account || p.starts_with(&prefix)) {
+        if !principals
+            .iter()
+            .any(|p| p == "*" || p == caller_account || p.starts_with(&prefix))
+        {
             return false;
         }
         if let Some(cond) = st.get("Condition").and_then(|c| c.as_object()) {
@@ -1237,7 +1370,10 @@ mod tests {
         assert!(!is_org_id("o-abc"));
         assert!(is_handshake_id("h-abcd1234"));
         assert!(!is_handshake_id("h-ABCD1234"));
-        assert_eq!(parse_role_arn("arn:aws:iam::123456789012:role/a/b/Name"), Some(("123456789012", "Name")));
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::123456789012:role/a/b/Name"),
+            Some(("123456789012", "Name"))
+        );
         assert_eq!(parse_role_arn("arn:aws:iam::123:role/Name"), None);
     }
 
@@ -1268,16 +1404,28 @@ mod tests {
             ..Seed::default()
         };
         let s = State::from_seed(&seed, ModelOptions::default(), t0()).unwrap();
-        assert_eq!(s.resolve_caller(Some("222222222222"), t0()).unwrap().account_id, "222222222222");
-        assert_eq!(s.resolve_caller(Some("AKIAEXAMPLE"), t0()).unwrap().account_id, "111111111111");
+        assert_eq!(
+            s.resolve_caller(Some("222222222222"), t0()).unwrap().account_id,
+            "222222222222"
+        );
+        assert_eq!(
+            s.resolve_caller(Some("AKIAEXAMPLE"), t0()).unwrap().account_id,
+            "111111111111"
+        );
         assert_eq!(s.resolve_caller(None, t0()).unwrap().account_id, "111111111111");
     }
 
     #[test]
     fn seed_validation() {
-        let bad = Seed { accounts: vec![SeedAccount::new("12")], ..Seed::default() };
+        let bad = Seed {
+            accounts: vec![SeedAccount::new("12")],
+            ..Seed::default()
+        };
         assert!(State::from_seed(&bad, ModelOptions::default(), t0()).is_err());
-        let dup = Seed { accounts: vec![SeedAccount::new("123456789012"), SeedAccount::new("123456789012")], ..Seed::default() };
+        let dup = Seed {
+            accounts: vec![SeedAccount::new("123456789012"), SeedAccount::new("123456789012")],
+            ..Seed::default()
+        };
         assert!(State::from_seed(&dup, ModelOptions::default(), t0()).is_err());
         let bad_org = Seed {
             organizations: vec![SeedOrganization {
@@ -1295,8 +1443,16 @@ mod tests {
     #[test]
     fn tags_are_validated() {
         assert!(check_tags(&[("a".into(), "b".into())]).is_ok());
-        assert_eq!(check_tags(&[("a".into(), "b".into()), ("a".into(), "c".into())]).unwrap_err().reason, Some("DUPLICATE_TAG_KEY"));
-        assert_eq!(check_tags(&[("k".repeat(129), String::new())]).unwrap_err().reason, Some("MAX_LENGTH_EXCEEDED"));
+        assert_eq!(
+            check_tags(&[("a".into(), "b".into()), ("a".into(), "c".into())])
+                .unwrap_err()
+                .reason,
+            Some("DUPLICATE_TAG_KEY")
+        );
+        assert_eq!(
+            check_tags(&[("k".repeat(129), String::new())]).unwrap_err().reason,
+            Some("MAX_LENGTH_EXCEEDED")
+        );
         let many: Vec<_> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
         assert_eq!(check_tags(&many).unwrap_err().code, "ConstraintViolationException");
     }

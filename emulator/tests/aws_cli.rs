@@ -59,7 +59,10 @@ fn cli_available() -> bool {
         return false;
     }
     assert!(
-        std::process::Command::new("aws").arg("--version").output().is_ok_and(|o| o.status.success()),
+        std::process::Command::new("aws")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
         "the AWS CLI is required (pip install awscli), or set ORGS_EMULATOR_SKIP_AWS_CLI=1"
     );
     true
@@ -76,53 +79,149 @@ async fn aws_cli_invite_accept_and_iam_access() {
     ctl.set_account_quota(ORG, 50).await.unwrap();
 
     let v = cli
-        .json(MGMT, &["organizations", "invite-account-to-organization", "--target", &format!("Type=ACCOUNT,Id={STANDALONE}"), "--notes", "hello & <welcome>"])
+        .json(
+            MGMT,
+            &[
+                "organizations",
+                "invite-account-to-organization",
+                "--target",
+                &format!("Type=ACCOUNT,Id={STANDALONE}"),
+                "--notes",
+                "hello & <welcome>",
+            ],
+        )
         .await;
     let h = &v["Handshake"];
     let id = h["Id"].as_str().unwrap().to_string();
     assert_eq!(h["State"], "OPEN");
     assert_eq!(h["Parties"][1]["Id"], STANDALONE);
 
-    let dup = cli.run(MGMT, &["organizations", "invite-account-to-organization", "--target", &format!("Type=ACCOUNT,Id={STANDALONE}")]).await;
+    let dup = cli
+        .run(
+            MGMT,
+            &[
+                "organizations",
+                "invite-account-to-organization",
+                "--target",
+                &format!("Type=ACCOUNT,Id={STANDALONE}"),
+            ],
+        )
+        .await;
     assert!(!dup.ok);
     assert!(dup.stderr.contains("DuplicateHandshakeException"), "{}", dup.stderr);
 
-    let bad = cli.run(MGMT, &["organizations", "invite-account-to-organization", "--target", "Type=ORGANIZATION,Id=o-bbbbbbbbbb"]).await;
+    let bad = cli
+        .run(
+            MGMT,
+            &[
+                "organizations",
+                "invite-account-to-organization",
+                "--target",
+                "Type=ORGANIZATION,Id=o-bbbbbbbbbb",
+            ],
+        )
+        .await;
     assert!(bad.stderr.contains("InvalidInputException"), "{}", bad.stderr);
 
     for i in 0..4 {
-        cli.json(MGMT, &["organizations", "invite-account-to-organization", "--target", &format!("Type=EMAIL,Id=cli{i}@example.com")]).await;
+        cli.json(
+            MGMT,
+            &[
+                "organizations",
+                "invite-account-to-organization",
+                "--target",
+                &format!("Type=EMAIL,Id=cli{i}@example.com"),
+            ],
+        )
+        .await;
     }
     // The CLI follows NextToken itself (page size 2 → 3 requests).
     ctl.clear_calls().await.unwrap();
-    let v = cli.json(MGMT, &["organizations", "list-handshakes-for-organization", "--page-size", "2"]).await;
+    let v = cli
+        .json(
+            MGMT,
+            &["organizations", "list-handshakes-for-organization", "--page-size", "2"],
+        )
+        .await;
     assert_eq!(v["Handshakes"].as_array().unwrap().len(), 5);
     assert_eq!(ctl.calls_for("ListHandshakesForOrganization").await.unwrap().len(), 3);
 
     // The invitee accepts, with its account ID as access key.
-    let v = cli.json(STANDALONE, &["organizations", "list-handshakes-for-account"]).await;
+    let v = cli
+        .json(STANDALONE, &["organizations", "list-handshakes-for-account"])
+        .await;
     assert_eq!(v["Handshakes"][0]["Id"], id.as_str());
-    let v = cli.json(STANDALONE, &["organizations", "accept-handshake", "--handshake-id", &id]).await;
+    let v = cli
+        .json(
+            STANDALONE,
+            &["organizations", "accept-handshake", "--handshake-id", &id],
+        )
+        .await;
     assert_eq!(v["Handshake"]["State"], "ACCEPTED");
-    let again = cli.run(STANDALONE, &["organizations", "accept-handshake", "--handshake-id", &id]).await;
-    assert!(again.stderr.contains("HandshakeAlreadyInStateException"), "{}", again.stderr);
+    let again = cli
+        .run(
+            STANDALONE,
+            &["organizations", "accept-handshake", "--handshake-id", &id],
+        )
+        .await;
+    assert!(
+        again.stderr.contains("HandshakeAlreadyInStateException"),
+        "{}",
+        again.stderr
+    );
 
-    let v = cli.json(MGMT, &["organizations", "describe-account", "--account-id", STANDALONE]).await;
+    let v = cli
+        .json(MGMT, &["organizations", "describe-account", "--account-id", STANDALONE])
+        .await;
     assert_eq!(v["Account"]["JoinedMethod"], "INVITED");
     let v = cli.json(MGMT, &["organizations", "describe-organization"]).await;
     assert_eq!(v["Organization"]["Id"], ORG);
 
     // STS + IAM over the query protocol.
     let role_arn = format!("arn:aws:iam::{MEMBER}:role/OrganizationAccountAccessRole");
-    let v = cli.json(MGMT, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "cli", "--external-id", "ext-123"]).await;
+    let v = cli
+        .json(
+            MGMT,
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                &role_arn,
+                "--role-session-name",
+                "cli",
+                "--external-id",
+                "ext-123",
+            ],
+        )
+        .await;
     let key = v["Credentials"]["AccessKeyId"].as_str().unwrap().to_string();
-    let v = cli.json(&key, &["iam", "get-role", "--role-name", "OrganizationAccountAccessRole"]).await;
+    let v = cli
+        .json(
+            &key,
+            &["iam", "get-role", "--role-name", "OrganizationAccountAccessRole"],
+        )
+        .await;
     assert_eq!(v["Role"]["Arn"], role_arn.as_str());
     // botocore decodes the URL-encoded policy document.
-    assert_eq!(v["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        v["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Action"],
+        "sts:AssumeRole"
+    );
     let v = cli.json(&key, &["sts", "get-caller-identity"]).await;
     assert_eq!(v["Account"], MEMBER);
-    let denied = cli.run(MGMT, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "cli"]).await;
+    let denied = cli
+        .run(
+            MGMT,
+            &[
+                "sts",
+                "assume-role",
+                "--role-arn",
+                &role_arn,
+                "--role-session-name",
+                "cli",
+            ],
+        )
+        .await;
     assert!(denied.stderr.contains("AccessDenied"), "{}", denied.stderr);
     let missing = cli.run(&key, &["iam", "get-role", "--role-name", "Nope"]).await;
     assert!(missing.stderr.contains("NoSuchEntity"), "{}", missing.stderr);

@@ -37,7 +37,11 @@ pub fn seed() -> Seed {
             },
         ],
         accounts: vec![
-            SeedAccount { id: STANDALONE.into(), email: Some("owner3@example.com".into()), name: None },
+            SeedAccount {
+                id: STANDALONE.into(),
+                email: Some("owner3@example.com".into()),
+                name: None,
+            },
             SeedAccount::new(STANDALONE2),
         ],
         roles: vec![SeedRole {
@@ -108,7 +112,13 @@ pub async fn invite(c: &aws_sdk_organizations::Client, account: &str) -> String 
     use aws_sdk_organizations::types::{HandshakeParty, HandshakePartyType};
     let out = c
         .invite_account_to_organization()
-        .target(HandshakeParty::builder().r#type(HandshakePartyType::Account).id(account).build().unwrap())
+        .target(
+            HandshakeParty::builder()
+                .r#type(HandshakePartyType::Account)
+                .id(account)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
