@@ -97,12 +97,22 @@ async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
     assert_eq!(h.invitations_sent(STANDALONE).await, 1, "exactly one invitation");
     let account = h.aws.account(STANDALONE).await.expect("account");
     assert_eq!(account.organization_id.as_deref(), Some(ORG));
-    let reasons = event_reasons(&h, "acme").await;
-    for expected in ["InvitationSent", "Accepted", "IamAccessVerified", "Ready"] {
+    // Events are published right after the status write: poll for them with a deadline.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let reasons = event_reasons(&h, "acme").await;
+        let missing: Vec<_> = ["InvitationSent", "Accepted", "IamAccessVerified", "Ready"]
+            .into_iter()
+            .filter(|expected| !reasons.iter().any(|r| r == expected))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
         assert!(
-            reasons.iter().any(|r| r == expected),
-            "event {expected} missing from {reasons:?}"
+            tokio::time::Instant::now() < deadline,
+            "events {missing:?} missing from {reasons:?}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let metrics = h.metrics.encode().expect("metrics");
     assert!(metrics.contains("aws_invite_aws_calls_total"), "{metrics}");

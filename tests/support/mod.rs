@@ -121,9 +121,24 @@ impl Harness {
     }
 
     /// Moves the operator's and the emulator's clocks forward together.
+    /// Then touches every invite: a requeue timer set before the jump counts real time, so
+    /// the touch stands in for "the timer fired".
     pub async fn advance(&self, by: Duration) {
         self.aws.advance_clock(by).await.expect("emulator clock");
         self.clock.advance(by);
+        let stamp = format!("{}", by.as_secs());
+        for invite in self.invites().list(&Default::default()).await.expect("list").items {
+            let name = invite.metadata.name.clone().expect("named");
+            let patch = json!({"metadata": {"labels": {"test.awsinvite.io/clock-advanced": stamp}}});
+            self.invites()
+                .patch(
+                    &name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
+                .await
+                .expect("touch");
+        }
     }
 
     pub fn invites(&self) -> Api<AwsAccountInvite> {
