@@ -250,9 +250,25 @@ async fn daily_budget_queues_the_rest_until_the_window_moves() {
         .into_iter()
         .sum();
     assert_eq!(sent, 3, "never more than invitationsPerDay");
-    let profile = h.profiles().get(PROFILE).await.expect("profile");
-    let wait_status = profile.status.expect("profile status");
-    assert_eq!(wait_status.invitations_in_last24h, 3);
+    // The profile reports its budget at its next poll.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status = h
+            .profiles()
+            .get(PROFILE)
+            .await
+            .expect("profile")
+            .status
+            .unwrap_or_default();
+        if status.invitations_in_last24h == 3 && status.queued_invitations == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "profile status never showed 3 sent + 2 queued: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     h.advance(Duration::from_secs(24 * 3600 + 60)).await;
     for i in 0..5 {
