@@ -189,9 +189,20 @@ impl ProfileClients {
         session_name: &str,
         external_id: Option<&str>,
     ) -> Result<Credentials, AwsError> {
-        self.limiter.acquire("AssumeRole").await;
-        let result = assume(&self.sts, role_arn, session_name, external_id).await;
-        self.observer.record("AssumeRole", outcome(&result));
+        self.metered("AssumeRole", assume(&self.sts, role_arn, session_name, external_id))
+            .await
+    }
+
+    /// Waits for the rate limiter, runs `call`, and records its outcome with the observer:
+    /// the one path every metered AWS operation of a profile takes.
+    pub(crate) async fn metered<T>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
+        self.limiter.acquire(operation).await;
+        let result = call.await;
+        self.observer.record(operation, outcome(&result));
         result
     }
 

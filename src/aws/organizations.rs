@@ -105,8 +105,7 @@ impl ProfileClients {
     /// DescribeOrganization: the organization the profile's credentials reach.
     pub async fn describe_organization(&self) -> Result<OrganizationInfo, AwsError> {
         const OP: &str = "DescribeOrganization";
-        self.limiter.acquire(OP).await;
-        let result = async {
+        self.metered(OP, async {
             let out = self
                 .orgs
                 .describe_organization()
@@ -122,10 +121,8 @@ impl ProfileClients {
                     .to_string(),
                 management_account_email: org.master_account_email().map(str::to_owned),
             })
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        })
+        .await
     }
 
     /// InviteAccountToOrganization with Target Type ACCOUNT.
@@ -142,8 +139,7 @@ impl ProfileClients {
         tags: &BTreeMap<String, String>,
     ) -> Result<Handshake, AwsError> {
         const OP: &str = "InviteAccountToOrganization";
-        self.limiter.acquire(OP).await;
-        let result = async {
+        self.metered(OP, async {
             let target = HandshakeParty::builder()
                 .r#type(HandshakePartyType::Account)
                 .id(account_id)
@@ -176,18 +172,15 @@ impl ProfileClients {
             out.handshake()
                 .and_then(convert_handshake)
                 .ok_or_else(|| malformed(OP, "handshake"))
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        })
+        .await
     }
 
     /// CancelHandshake. An already ended or unknown handshake comes back as an error with
     /// [`AwsError::is_handshake_gone`].
     pub async fn cancel_handshake(&self, id: &str) -> Result<Handshake, AwsError> {
         const OP: &str = "CancelHandshake";
-        self.limiter.acquire(OP).await;
-        let result = async {
+        self.metered(OP, async {
             let out = self
                 .orgs
                 .cancel_handshake()
@@ -198,17 +191,14 @@ impl ProfileClients {
             out.handshake()
                 .and_then(convert_handshake)
                 .ok_or_else(|| malformed(OP, "handshake"))
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        })
+        .await
     }
 
     /// DescribeHandshake. Prefer the observer's index: this call's AWS limit is 1/s.
     pub async fn describe_handshake(&self, id: &str) -> Result<Handshake, AwsError> {
         const OP: &str = "DescribeHandshake";
-        self.limiter.acquire(OP).await;
-        let result = async {
+        self.metered(OP, async {
             let out = self
                 .orgs
                 .describe_handshake()
@@ -219,18 +209,15 @@ impl ProfileClients {
             out.handshake()
                 .and_then(convert_handshake)
                 .ok_or_else(|| malformed(OP, "handshake"))
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        })
+        .await
     }
 
     /// DescribeAccount: `Some` when the account is a member (or the management account) of the
     /// profile's organization, `None` when AWS answers AccountNotFoundException.
     pub async fn describe_account(&self, account_id: &str) -> Result<Option<MemberAccount>, AwsError> {
         const OP: &str = "DescribeAccount";
-        self.limiter.acquire(OP).await;
-        let result = async {
+        self.metered(OP, async {
             let out = match self.orgs.describe_account().account_id(account_id).send().await {
                 Ok(out) => out,
                 Err(SdkError::ServiceError(se))
@@ -247,10 +234,8 @@ impl ProfileClients {
                 joined_at: a.joined_timestamp().and_then(to_timestamp),
                 joined_method: a.joined_method().map(|m| m.as_str().to_string()),
             }))
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        })
+        .await
     }
 
     /// ListHandshakesForOrganization with Filter ActionType=INVITE, all pages. Handshakes AWS

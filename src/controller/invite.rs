@@ -83,7 +83,7 @@ async fn profile_view(
     }
     let status = profile.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
-    let Some(ready) = ready.filter(|c| c.status == "True") else {
+    if !ready.is_some_and(|c| c.status == "True") {
         let (reason, message) = ready.map(|c| (c.reason.clone(), c.message.clone())).unwrap_or_else(|| {
             (
                 "NotChecked".to_owned(),
@@ -91,8 +91,7 @@ async fn profile_view(
             )
         });
         return Ok((ProfileView::NotReady { reason, message }, None));
-    };
-    let _ = ready;
+    }
     let clients = match ctx.connect(&profile).await {
         Ok(c) => c,
         Err(e) => {
