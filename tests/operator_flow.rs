@@ -225,8 +225,9 @@ async fn reply_lost_after_the_invitation_reached_aws_is_adopted_not_resent() {
 #[tokio::test]
 async fn daily_budget_queues_the_rest_until_the_window_moves() {
     let h = Harness::start().await;
-    h.create_profile(json!({"invitationsPerDay": 3})).await;
-    let accounts: Vec<String> = (0..5).map(|i| format!("5000000000{i:02}")).collect();
+    // AWS's own daily limit for a new organization is 20: 25 invites, 20 go out, 5 wait.
+    h.create_profile(json!({"invitationsPerDay": 20})).await;
+    let accounts: Vec<String> = (0..25).map(|i| format!("5000000000{i:02}")).collect();
     for (i, account) in accounts.iter().enumerate() {
         h.create_invite(&format!("bulk-{i}"), account, json!({})).await;
     }
@@ -239,17 +240,17 @@ async fn daily_budget_queues_the_rest_until_the_window_moves() {
                 .filter(|i| i.status.as_ref().and_then(|s| s.phase) == Some(p))
                 .count()
         };
-        if count(InvitePhase::Invited) == 3 && count(InvitePhase::Queued) == 2 {
+        if count(InvitePhase::Invited) == 20 && count(InvitePhase::Queued) == 5 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "expected 3 invited + 2 queued");
+        assert!(tokio::time::Instant::now() < deadline, "expected 20 invited + 5 queued");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let sent: usize = futures::future::join_all(accounts.iter().map(|a| h.invitations_sent(a)))
         .await
         .into_iter()
         .sum();
-    assert_eq!(sent, 3, "never more than invitationsPerDay");
+    assert_eq!(sent, 20, "never more than invitationsPerDay");
     // The profile reports its budget at its next poll.
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
@@ -260,25 +261,25 @@ async fn daily_budget_queues_the_rest_until_the_window_moves() {
             .expect("profile")
             .status
             .unwrap_or_default();
-        if status.invitations_in_last24h == 3 && status.queued_invitations == 2 {
+        if status.invitations_in_last24h == 20 && status.queued_invitations == 5 {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "profile status never showed 3 sent + 2 queued: {status:?}"
+            "profile status never showed 20 sent + 5 queued: {status:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     h.advance(Duration::from_secs(24 * 3600 + 60)).await;
-    for i in 0..5 {
+    for i in 0..25 {
         h.wait_phase(&format!("bulk-{i}"), InvitePhase::Invited).await;
     }
     let sent: usize = futures::future::join_all(accounts.iter().map(|a| h.invitations_sent(a)))
         .await
         .into_iter()
         .sum();
-    assert_eq!(sent, 5);
+    assert_eq!(sent, 25, "each invite got exactly one invitation");
     h.stop().await;
 }
 

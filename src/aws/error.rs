@@ -41,6 +41,11 @@ impl ErrorClass {
     pub fn is_retryable(self) -> bool {
         matches!(self, Self::Retryable)
     }
+
+    /// Whether the profile itself is at fault (credentials, permissions, organization).
+    pub fn is_profile_level(self) -> bool {
+        matches!(self, Self::Profile)
+    }
 }
 
 /// How a request failed before any AWS error code was received.

@@ -38,7 +38,20 @@ pub(super) async fn reconcile(profile: Arc<BillingProfile>, ctx: Arc<Context>) -
                         tracing::warn!(profile = %name, error = %e, "first handshake sweep failed");
                     }
                 }
-                check
+                // DescribeOrganization works for any member account; listing the organization's
+                // handshakes needs the management account. Credentials that cannot list are not
+                // ready, whatever DescribeOrganization said.
+                match ctx.observer.with_view(&name, |v| v.last_error.clone()).flatten() {
+                    Some(e) if e.class.is_profile_level() => OrganizationCheck::Failed {
+                        reason: e.reason.to_owned(),
+                        message: format!(
+                            "The credentials reach organization {} but cannot list its handshakes \
+                             (ListHandshakesForOrganization): {}",
+                            info.id, e.message
+                        ),
+                    },
+                    _ => check,
+                }
             }
             Err(e) => OrganizationCheck::Failed {
                 reason: e.reason().to_owned(),

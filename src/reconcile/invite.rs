@@ -679,7 +679,18 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     plan.requeue_after = Some(Duration::from_secs(3600));
 }
 
-fn set_invited(status: &mut AwsAccountInviteStatus, generation: Option<i64>, message: &str, now: Timestamp) {
+/// Phase Invited, conditions AwaitingAcceptance. `lead` says which invitation ("... waiting for
+/// the account owner to accept it"); the message adds where, until when, and what an account
+/// in another organization must do first.
+fn set_invited(status: &mut AwsAccountInviteStatus, generation: Option<i64>, lead: &str, now: Timestamp) {
+    let expires = status
+        .handshake
+        .as_ref()
+        .and_then(|h| h.expires_at.as_ref())
+        .map(|t| format!(" before it expires at {}", t.0))
+        .unwrap_or_default();
+    let message = format!("{lead} in the AWS Organizations console{expires}. {ANOTHER_ORGANIZATION_ADVICE}");
+    let message = message.as_str();
     status.phase = Some(InvitePhase::Invited);
     let c = &mut status.conditions;
     cond::set(
@@ -721,13 +732,20 @@ fn set_invited(status: &mut AwsAccountInviteStatus, generation: Option<i64>, mes
     cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
 }
 
+/// What the account owner must do when the invited account already belongs to an organization:
+/// AWS only tells the invitee (when accepting), never the inviting organization, so every
+/// AwaitingAcceptance message carries it.
+pub const ANOTHER_ORGANIZATION_ADVICE: &str = "If the account is a member of another organization, accepting moves it \
+     here (if AWS refuses, its owner leaves that organization first: Organizations console, Leave organization). If it \
+     is the management account of another organization, it cannot join until its owner removes all member accounts \
+     from that organization and deletes it (Organizations console, Settings, Delete organization); then accept.";
+
 fn awaiting_acceptance(obs: &Observation<'_>, plan: &mut Plan, recorded: &HandshakeStatus) {
-    let message = format!(
-        "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it in the AWS \
-         Organizations console",
+    let lead = format!(
+        "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
         recorded.id, obs.spec.account_id, obs.status.attempts, obs.spec.reinvite.max_attempts
     );
-    set_invited(&mut plan.status, obs.generation, &message, obs.now);
+    set_invited(&mut plan.status, obs.generation, &lead, obs.now);
 }
 
 fn record_joined(
