@@ -1,0 +1,502 @@
+//! GitOps health of real objects: the operator drives invites and profiles into each state on a real
+//! API server (with the orgs-emulator), the test saves every object exactly as the API server returns
+//! it, then runs the Go module `integrations/health-test`, which computes Flux's kstatus
+//! (`sigs.k8s.io/cli-utils/pkg/kstatus/status.Compute`) and runs the shipped Argo CD Lua health checks
+//! (`integrations/argocd/*.lua`, in gopher-lua as Argo CD runs them) and compares both with the
+//! expectations written here.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, InvitePhase};
+use kube::Resource;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::wait::await_condition;
+use orgs_emulator::SeedRole;
+use serde_json::{Value, json};
+use support::*;
+
+/// The environment variable that tells the Go test where the objects are.
+const CASES_ENV: &str = "GITOPS_HEALTH_CASES";
+/// The first run downloads the Go modules and compiles k8s.io/apimachinery: minutes on 2 cores.
+const GO_TEST_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// A finalizer of the test's own, so that a deleted invite stays visible after the operator's cleanup.
+const HOLD: &str = "test.awsinvite.io/hold";
+
+const TIGHT: &str = "payer-tight";
+const WRONG_ORG: &str = "payer-wrong-org";
+const DENIED: &str = "payer-denied";
+const CLOSED: &str = "payer-closed";
+const MISSING: &str = "payer-missing";
+
+const CLOUDHEALTH: &str = "arn:aws:iam::454464851268:root";
+
+/// Waiting on a person (the account owner) leaves the invite neither Reconciling nor Stalled, which
+/// design section 3 calls Current for Flux; kstatus still reads the Ready=False condition.
+const READY_FALSE_DEVIATION: &str = "kstatus (cli-utils v0.37.2, and Flux's fork) falls back to the Ready condition when \
+     neither Reconciling nor Stalled is True, and Ready=False is InProgress; the operator writes Ready=False while it \
+     waits for a person, so Flux's `wait: true` waits for the account owner (see integrations/flux/README.md)";
+
+/// The saved objects and what each should look like.
+struct Cases {
+    dir: PathBuf,
+    list: Vec<Value>,
+}
+
+struct Expect {
+    argo: &'static str,
+    argo_message: &'static str,
+    kstatus: &'static str,
+    kstatus_message: &'static str,
+    deviation: Option<(&'static str, &'static str)>,
+}
+
+impl Cases {
+    fn new() -> Self {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("gitops-health-{}-{stamp}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("cases directory");
+        Cases { dir, list: Vec::new() }
+    }
+
+    /// Saves `object` (as the API server sent it) as case `name`.
+    fn save(&mut self, name: &str, description: &str, object: Value, expect: Expect) {
+        let file = format!("{name}.json");
+        let text = serde_json::to_string_pretty(&object).expect("object JSON");
+        std::fs::write(self.dir.join(&file), text).expect("save object");
+        let mut case = json!({
+            "name": name,
+            "file": file,
+            "description": description,
+            "argo": {"status": expect.argo, "messageContains": expect.argo_message},
+            "kstatus": {"status": expect.kstatus, "messageContains": expect.kstatus_message},
+        });
+        if let Some((kstatus, why)) = expect.deviation {
+            case["knownDeviation"] = json!({"kstatus": kstatus, "why": why});
+        }
+        self.list.push(case);
+    }
+
+    fn write_expectations(&self) {
+        let text = serde_json::to_string_pretty(&json!({ "cases": self.list })).expect("expectations JSON");
+        std::fs::write(self.dir.join("expectations.json"), text).expect("save expectations");
+    }
+}
+
+/// The object exactly as the API server returns it (no round trip through the Rust types).
+async fn raw(h: &Harness, collection: String, name: &str) -> Value {
+    let request = kube::core::Request::new(collection)
+        .get(name, &Default::default())
+        .expect("request");
+    let text = h.env.client().request_text(request).await.expect("GET object");
+    serde_json::from_str(&text).expect("object JSON")
+}
+
+async fn raw_invite(h: &Harness, name: &str) -> Value {
+    raw(h, AwsAccountInvite::url_path(&(), Some(NAMESPACE)), name).await
+}
+
+async fn raw_profile(h: &Harness, name: &str) -> Value {
+    raw(h, BillingProfile::url_path(&(), None), name).await
+}
+
+fn merge(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+}
+
+async fn create_profile_named(h: &Harness, name: &str, spec: Value) {
+    let mut base = json!({
+        "managementAccountId": MGMT,
+        "organizationId": ORG,
+        "endpointUrl": h.emulator.url(),
+        "allowedNamespaces": {"namespaces": [NAMESPACE]},
+    });
+    merge(&mut base, spec);
+    let profile: BillingProfile = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingProfile",
+        "metadata": {"name": name}, "spec": base,
+    }))
+    .expect("profile");
+    h.profiles()
+        .create(&PostParams::default(), &profile)
+        .await
+        .expect("profile created");
+}
+
+async fn create_invite_with(h: &Harness, name: &str, profile: &str, account: &str, extra: Value, finalizers: &[&str]) {
+    let mut spec = json!({"billingProfile": profile, "accountId": account});
+    merge(&mut spec, extra);
+    let invite: AwsAccountInvite = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "AwsAccountInvite",
+        "metadata": {"name": name, "namespace": NAMESPACE, "finalizers": finalizers},
+        "spec": spec,
+    }))
+    .expect("invite");
+    h.invites()
+        .create(&PostParams::default(), &invite)
+        .await
+        .expect("invite created");
+}
+
+async fn wait_profile(h: &Harness, name: &str, what: &str, check: impl Fn(&BillingProfile) -> bool) -> BillingProfile {
+    let cond = move |obj: Option<&BillingProfile>| obj.is_some_and(&check);
+    match tokio::time::timeout(DEADLINE, await_condition(h.profiles(), name, cond)).await {
+        Ok(Ok(Some(profile))) => profile,
+        other => {
+            let current = h.profiles().get(name).await.ok();
+            panic!(
+                "profile {name} never reached {what}: {other:?}\nstatus: {:#?}",
+                current.and_then(|p| p.status)
+            )
+        }
+    }
+}
+
+fn profile_ready(profile: &BillingProfile) -> Option<(String, String)> {
+    profile.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    })
+}
+
+fn has(invite: &AwsAccountInvite, type_: &str, status: &str, reason: &str) -> bool {
+    condition(invite, type_).is_some_and(|c| c.0 == status && (reason.is_empty() || c.1 == reason))
+}
+
+/// Drives every state and saves the objects; returns the cases.
+async fn collect(h: &Harness) -> Cases {
+    let mut cases = Cases::new();
+
+    h.create_profile(json!({})).await;
+    create_profile_named(h, TIGHT, json!({"invitationsPerDay": 1})).await;
+    create_profile_named(h, WRONG_ORG, json!({"organizationId": "o-wrongorg0000"})).await;
+    create_profile_named(
+        h,
+        DENIED,
+        json!({"credentials": {"roleArn": format!("arn:aws:iam::{MGMT}:role/NoSuchRole")}}),
+    )
+    .await;
+    create_profile_named(h, CLOSED, json!({"allowedNamespaces": {}})).await;
+    wait_profile(h, PROFILE, "Ready", |p| profile_ready(p).is_some_and(|r| r.0 == "True")).await;
+
+    let iam =
+        json!({"iamAccess": {"roleName": "CloudHealth", "trustedPrincipal": CLOUDHEALTH, "externalId": "ext-123"}});
+    create_invite_with(h, "ready", PROFILE, STANDALONE, iam, &[]).await;
+    create_invite_with(h, "awaiting", PROFILE, SECOND, json!({}), &[]).await;
+    create_invite_with(h, "declined", PROFILE, "500000000000", json!({}), &[]).await;
+    create_invite_with(h, "deleting", PROFILE, "500000000001", json!({}), &[HOLD]).await;
+    create_invite_with(h, "profile-missing", MISSING, "500000000002", json!({}), &[]).await;
+    create_invite_with(h, "profile-not-ready", WRONG_ORG, "500000000003", json!({}), &[]).await;
+    create_invite_with(h, "not-allowed", CLOSED, "500000000004", json!({}), &[]).await;
+
+    // Waiting for the account owner.
+    h.wait_phase("awaiting", InvitePhase::Invited).await;
+    cases.save(
+        "invite-awaiting-acceptance",
+        "invitation sent, the account owner has not answered",
+        raw_invite(h, "awaiting").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "waiting for the account owner to accept",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: Some(("InProgress", READY_FALSE_DEVIATION)),
+        },
+    );
+
+    // Queued behind the daily budget: the open invitation above already uses TIGHT's one a day
+    // (both profiles count the organization's invitations of the last 24 hours, each from its own
+    // sweep: wait until TIGHT's has seen one).
+    wait_profile(h, TIGHT, "an invitation counted", |p| {
+        p.status.as_ref().is_some_and(|s| s.invitations_in_last24h >= 1)
+    })
+    .await;
+    create_invite_with(h, "queued", TIGHT, "500000000005", json!({}), &[]).await;
+    let queued = h.wait_phase("queued", InvitePhase::Queued).await;
+    assert!(
+        has(&queued, "Reconciling", "True", "QuotaExhausted"),
+        "{:?}",
+        queued.status
+    );
+    cases.save(
+        "invite-queued-daily-budget",
+        "queued behind the profile's invitationsPerDay",
+        raw_invite(h, "queued").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "queued",
+            kstatus: "InProgress",
+            kstatus_message: "queued",
+            deviation: None,
+        },
+    );
+
+    // Declined, and the policy does not re-invite.
+    h.wait_phase("declined", InvitePhase::Invited).await;
+    h.aws.decline_invite_for("500000000000").await.expect("decline");
+    let declined = h.wait_phase("declined", InvitePhase::Failed).await;
+    assert!(has(&declined, "Stalled", "True", "Declined"), "{:?}", declined.status);
+    cases.save(
+        "invite-stalled-declined",
+        "declined; spec.reinvite.onDeclined is false",
+        raw_invite(h, "declined").await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "declined",
+            kstatus: "Failed",
+            kstatus_message: "declined",
+            deviation: None,
+        },
+    );
+
+    // Joined, then waiting for the customer to create the cost tool's role, then Ready.
+    h.wait_phase("ready", InvitePhase::Invited).await;
+    h.aws.accept_invite_for(STANDALONE).await.expect("accept");
+    let joined = h
+        .wait_invite("ready", "joined, IAM access missing", |i| {
+            i.status.as_ref().and_then(|s| s.phase) == Some(InvitePhase::Joined)
+                && has(i, "IamAccessVerified", "False", "")
+        })
+        .await;
+    assert!(has(&joined, "Reconciling", "False", ""), "{:?}", joined.status);
+    cases.save(
+        "invite-joined-awaiting-iam-role",
+        "joined; the customer has not created the IAM role yet",
+        raw_invite(h, "ready").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "CloudHealth",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: Some(("InProgress", READY_FALSE_DEVIATION)),
+        },
+    );
+    h.aws
+        .add_role(&SeedRole {
+            account_id: STANDALONE.into(),
+            name: "CloudHealth".into(),
+            path: None,
+            trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": CLOUDHEALTH}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}),
+        })
+        .await
+        .expect("role");
+    // The IAM re-check backs off (30 s at least); a metadata change wakes the invite now.
+    let touch = json!({"metadata": {"labels": {"test.awsinvite.io/role-created": "true"}}});
+    h.invites()
+        .patch("ready", &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .expect("touch");
+    h.wait_phase("ready", InvitePhase::Ready).await;
+    cases.save(
+        "invite-ready",
+        "joined and IAM access verified",
+        raw_invite(h, "ready").await,
+        Expect {
+            argo: "Healthy",
+            argo_message: "CloudHealth",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+
+    // The profile does not exist (yet): the invite waits for it, Reconciling.
+    let missing = h
+        .wait_invite("profile-missing", "BillingProfileNotFound", |i| {
+            has(i, "Reconciling", "True", "BillingProfileNotFound")
+        })
+        .await;
+    assert!(has(&missing, "Stalled", "False", ""), "{:?}", missing.status);
+    cases.save(
+        "invite-profile-missing",
+        "names a BillingProfile that does not exist",
+        raw_invite(h, "profile-missing").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "does not exist",
+            kstatus: "InProgress",
+            kstatus_message: "does not exist",
+            deviation: None,
+        },
+    );
+
+    // The profile exists but is not Ready: the invite waits, Reconciling.
+    h.wait_invite("profile-not-ready", "BillingProfileNotReady", |i| {
+        has(i, "Reconciling", "True", "BillingProfileNotReady")
+    })
+    .await;
+    cases.save(
+        "invite-profile-not-ready",
+        "names a BillingProfile whose credentials reach the wrong organization",
+        raw_invite(h, "profile-not-ready").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "is not ready",
+            kstatus: "InProgress",
+            kstatus_message: "is not ready",
+            deviation: None,
+        },
+    );
+
+    // The profile does not allow the namespace: Stalled.
+    h.wait_invite("not-allowed", "Stalled", |i| {
+        has(i, "Stalled", "True", "BillingProfileNotAllowed")
+    })
+    .await;
+    cases.save(
+        "invite-namespace-not-allowed",
+        "the BillingProfile does not allow the invite's namespace",
+        raw_invite(h, "not-allowed").await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "allowedNamespaces",
+            kstatus: "Failed",
+            kstatus_message: "allowedNamespaces",
+            deviation: None,
+        },
+    );
+
+    // Deletion: the operator cancels the invitation and lets go; the test's finalizer holds the object.
+    h.wait_phase("deleting", InvitePhase::Invited).await;
+    h.invites()
+        .delete("deleting", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.wait_invite("deleting", "deleted, operator finalizer released", |i| {
+        i.metadata.deletion_timestamp.is_some() && i.metadata.finalizers.as_deref() == Some(&[HOLD.to_owned()][..])
+    })
+    .await;
+    cases.save(
+        "invite-being-deleted",
+        "deleted; the operator has canceled the invitation and removed its finalizer",
+        raw_invite(h, "deleting").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "Being deleted",
+            kstatus: "Terminating",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+    let release = json!({"metadata": {"finalizers": null}});
+    h.invites()
+        .patch("deleting", &PatchParams::default(), &Patch::Merge(&release))
+        .await
+        .expect("release the test's finalizer");
+
+    // Profiles.
+    wait_profile(h, WRONG_ORG, "WrongOrganization", |p| {
+        profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "WrongOrganization")
+    })
+    .await;
+    cases.save(
+        "profile-wrong-organization",
+        "spec.organizationId differs from the organization the credentials reach",
+        raw_profile(h, WRONG_ORG).await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "WrongOrganization: ",
+            kstatus: "InProgress",
+            kstatus_message: "o-wrongorg0000",
+            deviation: None,
+        },
+    );
+    wait_profile(h, DENIED, "AccessDenied", |p| {
+        profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "AccessDenied")
+    })
+    .await;
+    cases.save(
+        "profile-credentials-refused",
+        "spec.credentials.roleArn names a role that cannot be assumed",
+        raw_profile(h, DENIED).await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "AccessDenied: ",
+            kstatus: "InProgress",
+            kstatus_message: "sts:AssumeRole",
+            deviation: None,
+        },
+    );
+    cases.save(
+        "profile-ready",
+        "the credentials reach the organization the spec names",
+        raw_profile(h, PROFILE).await,
+        Expect {
+            argo: "Healthy",
+            argo_message: "OrganizationReached: ",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+    cases
+}
+
+/// `go`, from PATH or the usual install location.
+fn go_binary() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("go")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    candidates
+        .into_iter()
+        .chain([PathBuf::from("/usr/local/go/bin/go")])
+        .find(|p| p.is_file())
+        .expect("the Go toolchain (`go`) is needed for the GitOps health test: install Go and put it on PATH")
+}
+
+#[tokio::test]
+async fn argo_cd_and_flux_health_of_real_objects() {
+    let started = Instant::now();
+    let h = Harness::start().await;
+    let cases = collect(&h).await;
+    h.stop().await;
+    cases.write_expectations();
+    let live = started.elapsed();
+
+    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("integrations/health-test");
+    let go_started = Instant::now();
+    let mut command = tokio::process::Command::new(go_binary());
+    command
+        .args(["test", "./...", "-count=1", "-v"])
+        .current_dir(&module)
+        .env(CASES_ENV, &cases.dir)
+        // The committed go.mod/go.sum are complete: fail rather than edit them; a go.work above
+        // the checkout must not pull this module into another build; no C toolchain needed.
+        .env("GOFLAGS", "-mod=readonly -buildvcs=false")
+        .env("GOWORK", "off")
+        .env("CGO_ENABLED", "0")
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(GO_TEST_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("`go test` in {} took longer than {GO_TEST_TIMEOUT:?}", module.display()))
+        .expect("run `go test`");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}{stderr}");
+    eprintln!(
+        "gitops health: {} objects saved in {live:?}; `go test` took {:?}",
+        cases.list.len(),
+        go_started.elapsed()
+    );
+    assert!(
+        output.status.success(),
+        "`go test` in {} failed ({}); objects kept in {}:\n{stdout}\n{stderr}",
+        module.display(),
+        output.status,
+        cases.dir.display()
+    );
+    std::fs::remove_dir_all(&cases.dir).ok();
+}
