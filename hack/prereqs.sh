@@ -7,9 +7,15 @@ need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v curl >/dev/null || need_apt+=(curl)
 if ((${#need_apt[@]})); then
+  # As root here and in CI; elsewhere (e.g. GitHub's runners) through sudo when there is one.
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { echo "prereqs: need root or sudo to apt-get install ${need_apt[*]}" >&2; exit 1; }
+    sudo=(sudo DEBIAN_FRONTEND=noninteractive)
+  fi
   echo "prereqs: apt-get install ${need_apt[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 for tool in cargo go python3; do
