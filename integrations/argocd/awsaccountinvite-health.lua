@@ -104,8 +104,11 @@ if (ready ~= nil and ready.reason == "AwaitingAcceptance") or (sent ~= nil and s
 end
 
 hs.status = "Progressing"
+local iam = current("IamAccessVerified")
 if ready ~= nil then
   hs.message = message(ready, "Not ready yet")
+elseif iam ~= nil and iam.status == "False" then
+  hs.message = message(iam, "Waiting for the IAM access step")
 else
   hs.message = "Waiting for the operator to report conditions"
 end

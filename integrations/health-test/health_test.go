@@ -345,6 +345,12 @@ func TestHandWritten(t *testing.T) {
 			{"type": "Reconciling", "status": "False", "reason": "AwaitingAcceptance", "message": "", "observedGeneration": 1},
 			{"type": "Stalled", "status": "False", "reason": "Progressing", "message": "", "observedGeneration": 1}]}`),
 			want{"Progressing", "waiting for the account owner to accept it"}, "Current"},
+		{"invite waiting for the IAM role without a Ready condition", invite(1, `{"observedGeneration": 1, "phase": "Joined", "conditions": [
+			{"type": "AccountJoined", "status": "True", "reason": "Accepted", "message": "joined", "observedGeneration": 1},
+			{"type": "IamAccessVerified", "status": "False", "reason": "RoleNotFound", "message": "The IAM role CloudHealth does not exist", "observedGeneration": 1},
+			{"type": "Reconciling", "status": "False", "reason": "RoleNotFound", "message": "", "observedGeneration": 1},
+			{"type": "Stalled", "status": "False", "reason": "Progressing", "message": "", "observedGeneration": 1}]}`),
+			want{"Progressing", "The IAM role CloudHealth does not exist"}, "Current"},
 		{"profile without status", profile(1, ""),
 			want{"Progressing", "Waiting for the operator to check"}, "Current"},
 		{"profile whose observedGeneration is behind", profile(3, `{"observedGeneration": 2, "conditions": [
