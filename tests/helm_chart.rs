@@ -422,6 +422,24 @@ fn full_values_render_every_option() {
 }
 
 #[test]
+fn secret_access_none_grants_no_secret_reads() {
+    let objs = objects(&ok(
+        &mut template(Values::Default, &["--set", "rbac.secretAccess=None"]),
+        None,
+    ));
+    for role in objs
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
+    {
+        assert!(
+            !rules(role).keys().any(|(resource, _)| resource == "/secrets"),
+            "{} grants Secret reads",
+            role["metadata"]["name"]
+        );
+    }
+}
+
+#[test]
 fn values_schema_rejects_bad_values_naming_the_key() {
     let cases: &[(&[&str], &str)] = &[
         (&["--set", "replicaCount=0"], "/replicaCount"),
