@@ -440,6 +440,38 @@ fn secret_access_none_grants_no_secret_reads() {
 }
 
 #[test]
+fn several_replicas_need_leader_election() {
+    let stderr = fails(
+        &mut template(
+            Values::Default,
+            &[
+                "--set",
+                "replicaCount=2",
+                "--set",
+                "operator.leaderElection.enabled=false",
+            ],
+        ),
+        None,
+    );
+    assert!(
+        stderr.contains("replicaCount > 1 needs operator.leaderElection.enabled"),
+        "{stderr}"
+    );
+    let objs = objects(&ok(
+        &mut template(Values::Default, &["--set", "operator.leaderElection.enabled=false"]),
+        None,
+    ));
+    let args =
+        strings(&find(&objs, "Deployment", "aws-invite-operator")["spec"]["template"]["spec"]["containers"][0]["args"]);
+    assert!(args.contains(&"--leader-election=false"), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("--lease-")), "{args:?}");
+    assert!(
+        !objs.iter().any(|o| o["kind"] == "Role"),
+        "no Lease Role without leader election"
+    );
+}
+
+#[test]
 fn values_schema_rejects_bad_values_naming_the_key() {
     let cases: &[(&[&str], &str)] = &[
         (&["--set", "replicaCount=0"], "/replicaCount"),
