@@ -33,12 +33,6 @@ const MISSING: &str = "payer-missing";
 
 const CLOUDHEALTH: &str = "arn:aws:iam::454464851268:root";
 
-/// Waiting on a person (the account owner) leaves the invite neither Reconciling nor Stalled, which
-/// design section 3 calls Current for Flux; kstatus still reads the Ready=False condition.
-const READY_FALSE_DEVIATION: &str = "kstatus (cli-utils v0.37.2, and Flux's fork) falls back to the Ready condition when \
-     neither Reconciling nor Stalled is True, and Ready=False is InProgress; the operator writes Ready=False while it \
-     waits for a person, so Flux's `wait: true` waits for the account owner (see integrations/flux/README.md)";
-
 /// The saved objects and what each should look like.
 struct Cases {
     dir: PathBuf,
@@ -211,7 +205,7 @@ async fn collect(h: &Harness) -> Cases {
             argo_message: "waiting for the account owner to accept",
             kstatus: "Current",
             kstatus_message: "",
-            deviation: Some(("InProgress", READY_FALSE_DEVIATION)),
+            deviation: None,
         },
     );
 
@@ -279,7 +273,7 @@ async fn collect(h: &Harness) -> Cases {
             argo_message: "CloudHealth",
             kstatus: "Current",
             kstatus_message: "",
-            deviation: Some(("InProgress", READY_FALSE_DEVIATION)),
+            deviation: None,
         },
     );
     h.aws
@@ -409,7 +403,7 @@ async fn collect(h: &Harness) -> Cases {
         Expect {
             argo: "Degraded",
             argo_message: "WrongOrganization: ",
-            kstatus: "InProgress",
+            kstatus: "Failed",
             kstatus_message: "o-wrongorg0000",
             deviation: None,
         },
@@ -425,7 +419,7 @@ async fn collect(h: &Harness) -> Cases {
         Expect {
             argo: "Degraded",
             argo_message: "AccessDenied: ",
-            kstatus: "InProgress",
+            kstatus: "Failed",
             kstatus_message: "sts:AssumeRole",
             deviation: None,
         },

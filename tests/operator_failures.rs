@@ -261,6 +261,16 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
         ready.message
     );
     assert!(!ready.message.contains("not-the-payer"), "no secret in status");
+    let stalled = profile
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .expect("Stalled");
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "AccessDenied"),
+        "a person must fix the credentials (kstatus Failed)"
+    );
 
     let invite = h
         .wait_invite("blocked", "BillingProfileNotReady", |i| {

@@ -23,6 +23,7 @@ pub(super) async fn reconcile(profile: Arc<BillingProfile>, ctx: Arc<Context>) -
         Err(e) => OrganizationCheck::Failed {
             reason: e.reason().to_owned(),
             message: e.message(),
+            retryable: e.class().is_retryable(),
         },
         Ok(clients) => match clients.describe_organization().await {
             Ok(info) => {
@@ -49,6 +50,7 @@ pub(super) async fn reconcile(profile: Arc<BillingProfile>, ctx: Arc<Context>) -
                              (ListHandshakesForOrganization): {}",
                             info.id, e.message
                         ),
+                        retryable: false,
                     },
                     _ => check,
                 }
@@ -56,6 +58,7 @@ pub(super) async fn reconcile(profile: Arc<BillingProfile>, ctx: Arc<Context>) -
             Err(e) => OrganizationCheck::Failed {
                 reason: e.reason().to_owned(),
                 message: e.message(),
+                retryable: e.class().is_retryable(),
             },
         },
     };

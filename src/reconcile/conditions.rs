@@ -76,6 +76,12 @@ pub fn set(
     });
 }
 
+/// Removes condition `type_`. Used for Ready while the invite waits on a person: kstatus
+/// (Flux) reads Ready=False as InProgress, but waiting for an account owner is Current.
+pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
+}
+
 /// The condition of type `type_`, if present.
 pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

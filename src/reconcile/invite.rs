@@ -711,15 +711,9 @@ fn set_invited(status: &mut AwsAccountInviteStatus, generation: Option<i64>, lea
         generation,
         now,
     );
-    cond::set(
-        c,
-        cond::READY,
-        false,
-        reason::AWAITING_ACCEPTANCE,
-        message,
-        generation,
-        now,
-    );
+    // Waiting on a person: neither Reconciling nor Stalled, and no Ready=False (kstatus would
+    // read it as InProgress); Ready appears, True, when the invite is ready.
+    cond::remove(c, cond::READY);
     cond::set(
         c,
         cond::RECONCILING,
@@ -913,7 +907,8 @@ fn waiting_on_iam(obs: &Observation<'_>, plan: &mut Plan, why: &str, message: &s
     plan.status.phase = Some(InvitePhase::Joined);
     let c = &mut plan.status.conditions;
     cond::set(c, cond::IAM_ACCESS_VERIFIED, false, why, message, generation, now);
-    cond::set(c, cond::READY, false, why, message, generation, now);
+    // Waiting on a person (the role, or the manual confirmation): see `set_invited`.
+    cond::remove(c, cond::READY);
     cond::set(c, cond::RECONCILING, false, why, message, generation, now);
     cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
 }

@@ -39,8 +39,14 @@ pub enum OrganizationCheck {
         management_account_id: String,
         management_account_email: Option<String>,
     },
-    /// AWS refused or failed: a condition reason and a message for a person.
-    Failed { reason: String, message: String },
+    /// AWS refused or failed: a condition reason and a message for a person. `retryable`
+    /// failures (throttling, 5xx, network) may pass on their own; the others need a change
+    /// to the credentials, their permissions or the spec.
+    Failed {
+        reason: String,
+        message: String,
+        retryable: bool,
+    },
 }
 
 /// The profile's status: Ready only when the organization is the one the spec names.
@@ -58,7 +64,48 @@ pub fn profile_status(
     status.invitations_in_last24h = invitations_in_last24h;
     status.queued_invitations = queued_invitations;
     let (ready, why, message) = match check {
-        OrganizationCheck::Failed { reason, message } => (false, reason.clone(), message.clone()),
+        OrganizationCheck::Failed {
+            reason,
+            message,
+            retryable: true,
+        } => {
+            // A passing AWS failure: Reconciling (kstatus InProgress). A profile that was Ready
+            // for this generation stays Ready, so one throttled call does not stop its invites.
+            let was_ready = current
+                .is_some_and(|c| c.observed_generation == generation && cond::is_true(&c.conditions, cond::READY));
+            let message = format!("{message} The operator retries.");
+            cond::set(
+                &mut status.conditions,
+                cond::RECONCILING,
+                true,
+                reason,
+                &message,
+                generation,
+                now,
+            );
+            cond::set(
+                &mut status.conditions,
+                cond::STALLED,
+                false,
+                NOT_STALLED,
+                "",
+                generation,
+                now,
+            );
+            if !was_ready {
+                cond::set(
+                    &mut status.conditions,
+                    cond::READY,
+                    false,
+                    reason,
+                    message,
+                    generation,
+                    now,
+                );
+            }
+            return status;
+        }
+        OrganizationCheck::Failed { reason, message, .. } => (false, reason.clone(), message.clone()),
         OrganizationCheck::Reached {
             organization_id,
             management_account_id,
@@ -103,17 +150,20 @@ pub fn profile_status(
             }
         }
     };
-    cond::set(
-        &mut status.conditions,
-        cond::READY,
-        ready,
-        &why,
-        message,
-        generation,
-        now,
-    );
+    // Ready, or Stalled: nothing improves until the credentials, their permissions or the
+    // spec change (kstatus Current / Failed).
+    let c = &mut status.conditions;
+    if ready {
+        cond::set(c, cond::STALLED, false, NOT_STALLED, "", generation, now);
+    } else {
+        cond::set(c, cond::STALLED, true, &why, &message, generation, now);
+    }
+    cond::set(c, cond::RECONCILING, false, &why, "", generation, now);
+    cond::set(c, cond::READY, ready, &why, message, generation, now);
     status
 }
+
+const NOT_STALLED: &str = cond::reason::NOT_STALLED;
 
 /// Invitations the profile may still send in the current 24-hour window.
 pub fn budget_left(spec: &BillingProfileSpec, sent_in_last24h: u32) -> u32 {
@@ -173,5 +223,125 @@ mod tests {
             "ns",
             &labels(&[("team", "web")])
         ));
+    }
+
+    fn profile_spec() -> BillingProfileSpec {
+        serde_json::from_value(
+            serde_json::json!({"managementAccountId": "111111111111", "organizationId": "o-exampleorg1"}),
+        )
+        .expect("spec")
+    }
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(1_700_000_000 + s).expect("ts")
+    }
+
+    fn conditions(status: &BillingProfileStatus) -> Vec<(&str, &str, &str)> {
+        let mut all: Vec<_> = status
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason.as_str()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    fn reached(org: &str, mgmt: &str) -> OrganizationCheck {
+        OrganizationCheck::Reached {
+            organization_id: org.into(),
+            management_account_id: mgmt.into(),
+            management_account_email: None,
+        }
+    }
+
+    fn failed(reason: &str, retryable: bool) -> OrganizationCheck {
+        OrganizationCheck::Failed {
+            reason: reason.into(),
+            message: "AWS said no.".into(),
+            retryable,
+        }
+    }
+
+    #[test]
+    fn profile_conditions_follow_kstatus() {
+        let spec = profile_spec();
+        let ok = profile_status(
+            &spec,
+            None,
+            &reached("o-exampleorg1", "111111111111"),
+            2,
+            1,
+            Some(1),
+            ts(0),
+        );
+        assert_eq!(
+            conditions(&ok),
+            vec![
+                ("Ready", "True", "OrganizationReached"),
+                ("Reconciling", "False", "OrganizationReached"),
+                ("Stalled", "False", "Progressing"),
+            ]
+        );
+        assert_eq!((ok.invitations_in_last24h, ok.queued_invitations), (2, 1));
+
+        // Needs a change by a person: Stalled (kstatus Failed), not Reconciling.
+        for check in [reached("o-other000000", "111111111111"), failed("AccessDenied", false)] {
+            let bad = profile_status(&spec, Some(&ok), &check, 0, 0, Some(1), ts(10));
+            let all = conditions(&bad);
+            assert_eq!(all[0].0, "Ready");
+            assert_eq!(all[0].1, "False");
+            assert_eq!((all[1].0, all[1].1), ("Reconciling", "False"));
+            assert_eq!((all[2].0, all[2].1), ("Stalled", "True"));
+            assert_eq!(all[0].2, all[2].2, "Ready and Stalled give the same reason");
+        }
+    }
+
+    #[test]
+    fn a_passing_aws_failure_keeps_a_ready_profile_ready_and_says_it_retries() {
+        let spec = profile_spec();
+        let ok = profile_status(
+            &spec,
+            None,
+            &reached("o-exampleorg1", "111111111111"),
+            0,
+            0,
+            Some(1),
+            ts(0),
+        );
+        let blip = profile_status(&spec, Some(&ok), &failed("Throttled", true), 0, 0, Some(1), ts(10));
+        assert_eq!(
+            conditions(&blip),
+            vec![
+                ("Ready", "True", "OrganizationReached"),
+                ("Reconciling", "True", "Throttled"),
+                ("Stalled", "False", "Progressing"),
+            ]
+        );
+        let retry = cond::find(&blip.conditions, cond::RECONCILING).expect("reconciling");
+        assert!(retry.message.contains("retries"), "{}", retry.message);
+        // A new generation has not been checked yet: not Ready until it is.
+        let changed = profile_status(&spec, Some(&ok), &failed("AwsUnavailable", true), 0, 0, Some(2), ts(20));
+        assert_eq!(conditions(&changed)[0], ("Ready", "False", "AwsUnavailable"));
+        // Never checked: not Ready, Reconciling.
+        let fresh = profile_status(&spec, None, &failed("AwsUnavailable", true), 0, 0, Some(1), ts(0));
+        assert_eq!(
+            conditions(&fresh),
+            vec![
+                ("Ready", "False", "AwsUnavailable"),
+                ("Reconciling", "True", "AwsUnavailable"),
+                ("Stalled", "False", "Progressing"),
+            ]
+        );
+        // Recovery clears Reconciling.
+        let back = profile_status(
+            &spec,
+            Some(&blip),
+            &reached("o-exampleorg1", "111111111111"),
+            0,
+            0,
+            Some(1),
+            ts(30),
+        );
+        assert_eq!(conditions(&back)[1], ("Reconciling", "False", "OrganizationReached"));
     }
 }
