@@ -382,7 +382,10 @@ fn accepted_then_iam_access_automatic() {
     assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), ("True", reason::ACCEPTED));
     assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("False", "RoleNotFound"));
     assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("False", "RoleNotFound"));
-    assert!(cond::find(&plan.status.conditions, cond::READY).is_none(), "waiting on the customer's role");
+    assert!(
+        cond::find(&plan.status.conditions, cond::READY).is_none(),
+        "waiting on the customer's role"
+    );
     assert_eq!(condition(&plan, cond::STALLED).0, "False");
     assert!(plan.requeue_after.is_some());
 
