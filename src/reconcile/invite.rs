@@ -269,7 +269,30 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         adopt(obs, &mut plan, pending);
         return Decision::Act(plan);
     }
+    if refused_for_this_generation(obs) {
+        // AWS refused this very request (e.g. the account is in another organization): the same
+        // request again changes nothing. An edit of the spec or a new reinvite annotation value
+        // tries again.
+        return match new_reinvite_request(obs) {
+            Some(request) => send_or_queue(obs, plan, Some(request.to_owned())),
+            None => Decision::Act(plan),
+        };
+    }
     send_or_queue(obs, plan, None)
+}
+
+/// Whether the last send for the current generation ended in a terminal refusal (Stalled, no
+/// handshake recorded, InvitationSent=False with the same reason).
+fn refused_for_this_generation(obs: &Observation<'_>) -> bool {
+    let conditions = &obs.status.conditions;
+    obs.status.handshake.is_none()
+        && obs.status.phase == Some(InvitePhase::Failed)
+        && cond::find(conditions, cond::STALLED).is_some_and(|stalled| {
+            stalled.status == "True"
+                && stalled.observed_generation == obs.generation
+                && cond::find(conditions, cond::INVITATION_SENT)
+                    .is_some_and(|sent| sent.status == "False" && sent.reason == stalled.reason)
+        })
 }
 
 /// The recorded handshake is still open: wait, or resend when asked to.

@@ -535,3 +535,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refused_send_is_not_repeated_until_the_spec_or_the_reinvite_annotation_changes() {
+    let spec = spec();
+    let mut status = AwsAccountInviteStatus::default();
+    let refusal = SendFailure::Terminal {
+        reason: "AlreadyInOrganization".into(),
+        message: "The account is already a member of another AWS organization.".into(),
+    };
+    let (event, requeue) = record_send_failure(&mut status, &spec, Some(1), &refusal, ts(T0));
+    assert!(event.warning);
+    assert_eq!(requeue, None);
+    assert_eq!(status.phase, Some(InvitePhase::Failed));
+
+    let mut obs = observe(&spec, &status, T0);
+    obs.membership = Some(Membership::NotMember);
+    let again = act(decide(&obs));
+    assert_eq!(again.action, Action::None, "the same request would be refused again");
+    assert_eq!(again.status.conditions, status.conditions, "the refusal stays as it was");
+    assert_eq!(again.status.phase, Some(InvitePhase::Failed));
+
+    // A new reinvite annotation value: one more try, recorded.
+    obs.reinvite_request = Some("try-again");
+    let retry = act(decide(&obs));
+    assert!(
+        matches!(retry.action, Action::SendInvitation { .. }),
+        "{:?}",
+        retry.action
+    );
+
+    // An edited spec (new generation): a new request.
+    obs.reinvite_request = None;
+    obs.generation = Some(2);
+    let edited = act(decide(&obs));
+    assert!(
+        matches!(edited.action, Action::SendInvitation { .. }),
+        "{:?}",
+        edited.action
+    );
+}
