@@ -553,7 +553,10 @@ fn a_refused_send_is_not_repeated_until_the_spec_or_the_reinvite_annotation_chan
     obs.membership = Some(Membership::NotMember);
     let again = act(decide(&obs));
     assert_eq!(again.action, Action::None, "the same request would be refused again");
-    assert_eq!(again.status.conditions, status.conditions, "the refusal stays as it was");
+    assert_eq!(
+        again.status.conditions, status.conditions,
+        "the refusal stays as it was"
+    );
     assert_eq!(again.status.phase, Some(InvitePhase::Failed));
 
     // A new reinvite annotation value: one more try, recorded.
