@@ -540,7 +540,7 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
             ("awsinvite.io/awsaccountinvites/status", &[], &["patch"]),
             ("awsinvite.io/billingprofiles", &[], &["list", "watch"]),
             ("awsinvite.io/billingprofiles/status", &[], &["patch"]),
-            ("/namespaces", &[], &["get"]),
+            ("/namespaces", &[], &["get", "list", "watch"]),
             ("events.k8s.io/events", &[], &["create", "patch"]),
         ]);
         if values == Values::Default {
@@ -768,6 +768,7 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
         &["list", "billingprofiles.awsinvite.io"],
         &["patch", "billingprofiles.awsinvite.io", "--subresource=status"],
         &["get", "namespaces"],
+        &["watch", "namespaces"],
         &["get", "secrets", "-n", "billing"],
         &["create", "events.events.k8s.io", "-n", "billing"],
         &["create", "leases.coordination.k8s.io", "-n", NS],
@@ -783,7 +784,7 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
         &["list", "secrets", "-n", "billing"],
         &["watch", "secrets", "-A"],
         &["create", "secrets", "-n", "billing"],
-        &["list", "namespaces"],
+        &["patch", "namespaces"],
         &["patch", "leases.coordination.k8s.io/someone-else", "-n", NS],
         &["create", "leases.coordination.k8s.io", "-n", "default"],
         &["get", "leases.coordination.k8s.io/aws-invite-operator", "-n", "default"],

@@ -122,7 +122,10 @@ async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
 #[tokio::test]
 async fn existing_member_is_ready_without_an_invitation_and_disallowed_namespace_makes_no_call() {
     let h = Harness::start().await;
-    h.create_profile(json!({})).await;
+    h.create_profile(json!({"allowedNamespaces": {
+        "namespaces": [NAMESPACE], "from": "Selector", "selector": {"matchLabels": {"billing-access": "granted"}},
+    }}))
+    .await;
     h.create_invite("member", MEMBER, json!({})).await;
     let ready = h.wait_phase("member", InvitePhase::Ready).await;
     assert_eq!(
@@ -164,6 +167,31 @@ async fn existing_member_is_ready_without_an_invitation_and_disallowed_namespace
         calls.iter().all(|c| c.target_account_id.as_deref() != Some(SECOND)),
         "no AWS call about the disallowed invite's account"
     );
+
+    // Labelling the namespace admits it: the namespace watch re-checks its invites.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.env.client());
+    namespaces
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"billing-access": "granted"}}})),
+        )
+        .await
+        .expect("label");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let current = other.get("sneaky").await.expect("get");
+        if current.status.as_ref().and_then(|s| s.phase) == Some(InvitePhase::Invited) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "labelling the namespace did not admit the invite: {:?}",
+            current.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(h.invitations_sent(SECOND).await, 1);
     h.stop().await;
 }
 

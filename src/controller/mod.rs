@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -95,6 +96,7 @@ pub async fn run(
     ));
 
     let by_profile = invite_store.clone();
+    let by_namespace = invite_store.clone();
     let invites = invites
         .watches(
             Api::<BillingProfile>::all(client.clone()),
@@ -105,6 +107,21 @@ pub async fn run(
                     .state()
                     .iter()
                     .filter(|i| i.spec.billing_profile == name)
+                    .map(|i| ObjectRef::from_obj(i.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            Api::<Namespace>::all(client.clone()),
+            watcher::Config::default(),
+            move |namespace: Namespace| {
+                // A namespace's labels decide selector-based access to profiles: re-check its
+                // invites when it changes (e.g. labelled to be admitted).
+                let name = namespace.name_any();
+                by_namespace
+                    .state()
+                    .iter()
+                    .filter(|i| i.metadata.namespace.as_deref() == Some(name.as_str()))
                     .map(|i| ObjectRef::from_obj(i.as_ref()))
                     .collect::<Vec<_>>()
             },
