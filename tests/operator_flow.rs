@@ -387,3 +387,58 @@ async fn reinvite_annotation_cancels_and_resends_after_the_floor() {
     assert_eq!(h.invitations_sent(STANDALONE).await, 2);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn resend_after_cancels_an_unanswered_invitation_and_sends_a_new_one() {
+    let h = Harness::start().await;
+    h.create_profile(json!({})).await;
+    h.create_invite("nudge", STANDALONE, json!({"reinvite": {"resendAfter": "24h"}}))
+        .await;
+    let first = h.wait_phase("nudge", InvitePhase::Invited).await;
+    let first_id = first.status.and_then(|s| s.handshake).expect("handshake").id;
+
+    // Not before resendAfter.
+    h.advance(Duration::from_secs(23 * 3600)).await;
+    // The touch reconciles the invite; two more handshake sweeps give it time to act (wrongly).
+    let sweeps = h
+        .aws
+        .calls_for("ListHandshakesForOrganization")
+        .await
+        .expect("calls")
+        .len();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while h
+        .aws
+        .calls_for("ListHandshakesForOrganization")
+        .await
+        .expect("calls")
+        .len()
+        < sweeps + 2
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the poller stopped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let still = h.invites().get("nudge").await.expect("invite");
+    assert_eq!(still.status.as_ref().map(|s| s.attempts), Some(1));
+
+    h.advance(Duration::from_secs(3600 + 60)).await;
+    let resent = h
+        .wait_invite("nudge", "attempt 2", |i| {
+            i.status.as_ref().is_some_and(|s| s.attempts == 2)
+        })
+        .await;
+    let status = resent.status.expect("status");
+    assert_ne!(status.handshake.as_ref().map(|h| h.id.clone()), Some(first_id.clone()));
+    assert_eq!(h.aws.handshake(&first_id).await.expect("old").state, "CANCELED");
+    assert_eq!(status.history.first().map(|r| r.id.clone()), Some(first_id));
+    assert_eq!(
+        h.invitations_sent(STANDALONE).await,
+        2,
+        "one resend, not one per reconcile"
+    );
+    assert!(
+        event_reasons(&h, "nudge").await.iter().any(|r| r == "ReInvited"),
+        "a ReInvited event"
+    );
+    h.stop().await;
+}
