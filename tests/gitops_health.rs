@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, InvitePhase};
 use kube::Resource;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::await_condition;
 use orgs_emulator::SeedRole;
 use serde_json::{Value, json};
 use support::*;
@@ -141,20 +140,6 @@ async fn create_invite_with(h: &Harness, name: &str, profile: &str, account: &st
         .expect("invite created");
 }
 
-async fn wait_profile(h: &Harness, name: &str, what: &str, check: impl Fn(&BillingProfile) -> bool) -> BillingProfile {
-    let cond = move |obj: Option<&BillingProfile>| obj.is_some_and(&check);
-    match tokio::time::timeout(DEADLINE, await_condition(h.profiles(), name, cond)).await {
-        Ok(Ok(Some(profile))) => profile,
-        other => {
-            let current = h.profiles().get(name).await.ok();
-            panic!(
-                "profile {name} never reached {what}: {other:?}\nstatus: {:#?}",
-                current.and_then(|p| p.status)
-            )
-        }
-    }
-}
-
 fn profile_ready(profile: &BillingProfile) -> Option<(String, String)> {
     profile.status.as_ref().and_then(|s| {
         s.conditions
@@ -182,7 +167,8 @@ async fn collect(h: &Harness) -> Cases {
     )
     .await;
     create_profile_named(h, CLOSED, json!({"allowedNamespaces": {}})).await;
-    wait_profile(h, PROFILE, "Ready", |p| profile_ready(p).is_some_and(|r| r.0 == "True")).await;
+    h.wait_profile(PROFILE, "Ready", |p| profile_ready(p).is_some_and(|r| r.0 == "True"))
+        .await;
 
     let iam =
         json!({"iamAccess": {"roleName": "CloudHealth", "trustedPrincipal": CLOUDHEALTH, "externalId": "ext-123"}});
@@ -212,7 +198,7 @@ async fn collect(h: &Harness) -> Cases {
     // Queued behind the daily budget: the open invitation above already uses TIGHT's one a day
     // (both profiles count the organization's invitations of the last 24 hours, each from its own
     // sweep: wait until TIGHT's has seen one).
-    wait_profile(h, TIGHT, "an invitation counted", |p| {
+    h.wait_profile(TIGHT, "an invitation counted", |p| {
         p.status.as_ref().is_some_and(|s| s.invitations_in_last24h >= 1)
     })
     .await;
@@ -392,7 +378,7 @@ async fn collect(h: &Harness) -> Cases {
         .expect("release the test's finalizer");
 
     // Profiles.
-    wait_profile(h, WRONG_ORG, "WrongOrganization", |p| {
+    h.wait_profile(WRONG_ORG, "WrongOrganization", |p| {
         profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "WrongOrganization")
     })
     .await;
@@ -408,7 +394,7 @@ async fn collect(h: &Harness) -> Cases {
             deviation: None,
         },
     );
-    wait_profile(h, DENIED, "AccessDenied", |p| {
+    h.wait_profile(DENIED, "AccessDenied", |p| {
         profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "AccessDenied")
     })
     .await;

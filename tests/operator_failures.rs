@@ -83,7 +83,7 @@ async fn throttling_and_server_errors_are_retried_without_a_second_invitation() 
         "the invitation whose reply was lost is the one adopted"
     );
     // The failures were told to the user as they happened.
-    let reasons = event_reasons(&h, "retry").await;
+    let reasons = h.event_reasons("retry").await;
     assert!(reasons.iter().any(|r| r == "AwsUnavailable"), "events: {reasons:?}");
     assert!(reasons.iter().any(|r| r == "Adopted"), "events: {reasons:?}");
     h.stop().await;
@@ -249,10 +249,15 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
         .await;
     h.create_invite("blocked", STANDALONE, json!({})).await;
 
-    let profile = wait_profile(&h, "not Ready", |s| {
-        s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "False")
-    })
-    .await;
+    let profile = h
+        .wait_profile(PROFILE, "not Ready", |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
+        })
+        .await
+        .status
+        .expect("status");
     let ready = profile.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
     assert_eq!(ready.reason, "AccessDenied", "{ready:?}");
     assert!(
@@ -296,50 +301,13 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
         .patch("payer-keys", &PatchParams::default(), &Patch::Merge(&fixed))
         .await
         .expect("secret fixed");
-    wait_profile(&h, "Ready", |s| {
-        s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+    h.wait_profile(PROFILE, "Ready", |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     })
     .await;
     h.wait_phase("blocked", InvitePhase::Invited).await;
     assert_eq!(h.invitations_sent(STANDALONE).await, 1);
     h.stop().await;
-}
-
-async fn wait_profile(
-    h: &Harness,
-    what: &str,
-    check: impl Fn(&aws_invite_operator::api::BillingProfileStatus) -> bool,
-) -> aws_invite_operator::api::BillingProfileStatus {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let status = h
-            .profiles()
-            .get(PROFILE)
-            .await
-            .expect("profile")
-            .status
-            .unwrap_or_default();
-        if check(&status) {
-            return status;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "profile never {what}: {status:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn event_reasons(h: &Harness, name: &str) -> Vec<String> {
-    use k8s_openapi::api::events::v1::Event;
-    let events: Api<Event> = Api::namespaced(h.env.client(), NAMESPACE);
-    events
-        .list(&Default::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter_map(|e| e.reason)
-        .collect()
 }

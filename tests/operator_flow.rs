@@ -7,24 +7,10 @@ mod support;
 use std::time::Duration;
 
 use aws_invite_operator::api::InvitePhase;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use orgs_emulator::{Fault, FaultKind, SeedRole};
 use serde_json::json;
 use support::*;
-
-async fn event_reasons(h: &Harness, name: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(h.env.client(), NAMESPACE);
-    events
-        .list(&ListParams::default())
-        .await
-        .expect("events")
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter_map(|e| e.reason)
-        .collect()
-}
 
 #[tokio::test]
 async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
@@ -100,7 +86,7 @@ async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
     // Events are published right after the status write: poll for them with a deadline.
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let reasons = event_reasons(&h, "acme").await;
+        let reasons = h.event_reasons("acme").await;
         let missing: Vec<_> = ["InvitationSent", "Accepted", "IamAccessVerified", "Ready"]
             .into_iter()
             .filter(|expected| !reasons.iter().any(|r| r == expected))
@@ -280,24 +266,12 @@ async fn daily_budget_queues_the_rest_until_the_window_moves() {
         .sum();
     assert_eq!(sent, 20, "never more than invitationsPerDay");
     // The profile reports its budget at its next poll.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let status = h
-            .profiles()
-            .get(PROFILE)
-            .await
-            .expect("profile")
-            .status
-            .unwrap_or_default();
-        if status.invitations_in_last24h == 20 && status.queued_invitations == 5 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "profile status never showed 20 sent + 5 queued: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    h.wait_profile(PROFILE, "20 sent + 5 queued", |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.invitations_in_last24h == 20 && s.queued_invitations == 5)
+    })
+    .await;
 
     h.advance(Duration::from_secs(24 * 3600 + 60)).await;
     for i in 0..25 {
@@ -437,7 +411,7 @@ async fn resend_after_cancels_an_unanswered_invitation_and_sends_a_new_one() {
         "one resend, not one per reconcile"
     );
     assert!(
-        event_reasons(&h, "nudge").await.iter().any(|r| r == "ReInvited"),
+        h.event_reasons("nudge").await.iter().any(|r| r == "ReInvited"),
         "a ReInvited event"
     );
     h.stop().await;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_invite_operator::api::{self, AwsAccountInvite, BillingProfile, InvitePhase};
 use aws_invite_operator::controller::{self, Clock, ClockHandle, ControllerConfig};
 use aws_invite_operator::telemetry::Metrics;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::await_condition;
 use kube_testenv::TestEnv;
@@ -200,6 +201,40 @@ impl Harness {
                 )
             }
         }
+    }
+
+    /// Waits until the BillingProfile `name` satisfies `check`, or fails with its last status.
+    pub async fn wait_profile(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&BillingProfile) -> bool,
+    ) -> BillingProfile {
+        let cond = move |obj: Option<&BillingProfile>| obj.is_some_and(&check);
+        match tokio::time::timeout(DEADLINE, await_condition(self.profiles(), name, cond)).await {
+            Ok(Ok(Some(profile))) => profile,
+            other => {
+                let current = self.profiles().get(name).await.ok();
+                panic!(
+                    "profile {name} never reached {what}: {other:?}\nstatus: {:#?}",
+                    current.and_then(|p| p.status)
+                )
+            }
+        }
+    }
+
+    /// The reasons of the Events about the invite `name` in the test namespace.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.env.client(), NAMESPACE);
+        events
+            .list(&Default::default())
+            .await
+            .expect("events")
+            .items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
     }
 
     pub async fn wait_phase(&self, name: &str, phase: InvitePhase) -> AwsAccountInvite {
