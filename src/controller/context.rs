@@ -212,10 +212,11 @@ impl Context {
 
     /// Wakes the invites of `profile` for these accounts.
     fn wake_accounts(&self, profile: &str, accounts: &[String]) {
-        for invite in self.invites.state() {
-            if invite.spec.billing_profile == profile && accounts.contains(&invite.spec.account_id) {
-                let _ = self.wake.send(ObjectRef::from_obj(invite.as_ref()));
-            }
+        let woken = super::invites_where(&self.invites, |i| {
+            i.spec.billing_profile == profile && accounts.contains(&i.spec.account_id)
+        });
+        for invite in woken {
+            let _ = self.wake.send(invite);
         }
     }
 

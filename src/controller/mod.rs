@@ -15,7 +15,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use tokio::sync::mpsc;
@@ -103,12 +103,7 @@ pub async fn run(
             watcher::Config::default(),
             move |profile: BillingProfile| {
                 let name = profile.name_any();
-                by_profile
-                    .state()
-                    .iter()
-                    .filter(|i| i.spec.billing_profile == name)
-                    .map(|i| ObjectRef::from_obj(i.as_ref()))
-                    .collect::<Vec<_>>()
+                invites_where(&by_profile, |i| i.spec.billing_profile == name)
             },
         )
         .watches(
@@ -118,12 +113,9 @@ pub async fn run(
                 // A namespace's labels decide selector-based access to profiles: re-check its
                 // invites when it changes (e.g. labelled to be admitted).
                 let name = namespace.name_any();
-                by_namespace
-                    .state()
-                    .iter()
-                    .filter(|i| i.metadata.namespace.as_deref() == Some(name.as_str()))
-                    .map(|i| ObjectRef::from_obj(i.as_ref()))
-                    .collect::<Vec<_>>()
+                invites_where(&by_namespace, |i| {
+                    i.metadata.namespace.as_deref() == Some(name.as_str())
+                })
             },
         )
         .reconcile_on(tokio_stream::wrappers::UnboundedReceiverStream::new(wake_rx))
@@ -141,4 +133,17 @@ pub async fn run(
     ctx.stop_pollers();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+/// References to the cached invites that `keep` selects: what a watch or a poller wakes.
+pub(super) fn invites_where(
+    store: &Store<AwsAccountInvite>,
+    keep: impl Fn(&AwsAccountInvite) -> bool,
+) -> Vec<ObjectRef<AwsAccountInvite>> {
+    store
+        .state()
+        .iter()
+        .filter(|i| keep(i))
+        .map(|i| ObjectRef::from_obj(i.as_ref()))
+        .collect()
 }
