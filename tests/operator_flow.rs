@@ -83,23 +83,8 @@ async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
     assert_eq!(h.invitations_sent(STANDALONE).await, 1, "exactly one invitation");
     let account = h.aws.account(STANDALONE).await.expect("account");
     assert_eq!(account.organization_id.as_deref(), Some(ORG));
-    // Events are published right after the status write: poll for them with a deadline.
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        let reasons = h.event_reasons("acme").await;
-        let missing: Vec<_> = ["InvitationSent", "Accepted", "IamAccessVerified", "Ready"]
-            .into_iter()
-            .filter(|expected| !reasons.iter().any(|r| r == expected))
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "events {missing:?} missing from {reasons:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    h.wait_events("acme", &["InvitationSent", "Accepted", "IamAccessVerified", "Ready"])
+        .await;
     let metrics = h.metrics.encode().expect("metrics");
     assert!(metrics.contains("aws_invite_aws_calls_total"), "{metrics}");
     h.stop().await;
@@ -410,9 +395,6 @@ async fn resend_after_cancels_an_unanswered_invitation_and_sends_a_new_one() {
         2,
         "one resend, not one per reconcile"
     );
-    assert!(
-        h.event_reasons("nudge").await.iter().any(|r| r == "ReInvited"),
-        "a ReInvited event"
-    );
+    h.wait_events("nudge", &["ReInvited"]).await;
     h.stop().await;
 }

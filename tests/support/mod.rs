@@ -223,18 +223,34 @@ impl Harness {
         }
     }
 
-    /// The reasons of the Events about the invite `name` in the test namespace.
-    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+    /// Waits until Events about the invite `name` carry every reason in `expected` (they are
+    /// published right after the status write), or fails listing what is missing.
+    pub async fn wait_events(&self, name: &str, expected: &[&str]) -> Vec<String> {
         let events: Api<Event> = Api::namespaced(self.env.client(), NAMESPACE);
-        events
-            .list(&Default::default())
-            .await
-            .expect("events")
-            .items
-            .into_iter()
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .filter_map(|e| e.reason)
-            .collect()
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let reasons: Vec<String> = events
+                .list(&Default::default())
+                .await
+                .expect("events")
+                .items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+                .filter_map(|e| e.reason)
+                .collect();
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|want| !reasons.iter().any(|r| r == *want))
+                .collect();
+            if missing.is_empty() {
+                return reasons;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "events {missing:?} about {name} missing from {reasons:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn wait_phase(&self, name: &str, phase: InvitePhase) -> AwsAccountInvite {
