@@ -10,8 +10,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
 use kube_testenv::{TestEnv, TestEnvError};
 
-const HELPER_ENV: &str = "KUBE_TESTENV_ORPHAN_HELPER";
-
 fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
@@ -30,77 +28,59 @@ fn wait_gone(pid: u32, within: Duration) -> bool {
     !pid_alive(pid)
 }
 
-/// Not a test on its own: run by `processes_die_with_a_killed_test_process` in a child
-/// process, which it SIGKILLs once the control plane is up.
-#[tokio::test]
-#[ignore = "helper, run by processes_die_with_a_killed_test_process"]
-async fn orphan_helper() {
-    if std::env::var_os(HELPER_ENV).is_none() {
-        return;
-    }
-    let env = TestEnv::start().await.expect("start");
-    let (apiserver, etcd) = env.pids();
-    println!(
-        "PIDS {} {} {}",
-        apiserver.expect("pid"),
-        etcd.expect("pid"),
-        env.dir().display()
-    );
-    // Wait to be killed; leak the env so that no destructor could help even by accident.
-    std::mem::forget(env);
-    tokio::time::sleep(Duration::from_secs(120)).await;
-}
-
+/// The `kube-testenv` binary starts a control plane and is then SIGKILLed: no destructor or
+/// atexit handler runs, yet kube-apiserver and etcd must die with it (PR_SET_PDEATHSIG).
 #[test]
 fn processes_die_with_a_killed_test_process() {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut helper = Command::new(exe)
-        .args([
-            "orphan_helper",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ENV, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp kubeconfig");
+    let mut helper = Command::new(env!("CARGO_BIN_EXE_kube-testenv"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn helper");
-    let stdout = helper.stdout.take().expect("stdout");
-    // libtest prints "test orphan_helper ... " before the helper's own output, on that line.
+        .expect("spawn kube-testenv");
+    let stderr = helper.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let pids = BufReader::new(stdout)
+        let pids = BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
-            .find_map(|l| l.split_once("PIDS ").map(|(_, rest)| rest.to_string()));
+            .find_map(|l| l.split_once("; pids ").map(|(_, rest)| rest.to_string()));
         let _ = tx.send(pids);
     });
     let line = match rx.recv_timeout(Duration::from_secs(120)) {
         Ok(Some(line)) => line,
         other => {
             let _ = helper.kill();
-            panic!("helper did not report its pids: {other:?}");
+            panic!("kube-testenv did not report its pids: {other:?}");
         }
     };
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    let (apiserver, etcd): (u32, u32) = (fields[0].parse().expect("pid"), fields[1].parse().expect("pid"));
+    // "kube-apiserver=N etcd=M dir=D"
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+            .to_owned()
+    };
+    let apiserver: u32 = field("kube-apiserver=").parse().expect("pid");
+    let etcd: u32 = field("etcd=").parse().expect("pid");
+    let dir = field("dir=");
     assert!(pid_alive(apiserver) && pid_alive(etcd));
 
-    helper.kill().expect("SIGKILL the helper"); // no destructors, no atexit
-    helper.wait().expect("reap helper");
+    helper.kill().expect("SIGKILL kube-testenv"); // no destructors, no atexit
+    helper.wait().expect("reap kube-testenv");
 
     assert!(
         wait_gone(apiserver, Duration::from_secs(10)),
-        "kube-apiserver {apiserver} outlived its test process"
+        "kube-apiserver {apiserver} outlived its parent process"
     );
     assert!(
         wait_gone(etcd, Duration::from_secs(10)),
-        "etcd {etcd} outlived its test process"
+        "etcd {etcd} outlived its parent process"
     );
     // Only the temp dir is left behind after a SIGKILL; tidy it up.
-    let _ = std::fs::remove_dir_all(fields[2]);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]

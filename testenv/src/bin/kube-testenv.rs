@@ -1,6 +1,7 @@
 //! `kube-testenv --kubeconfig PATH`: starts a local control plane (etcd + kube-apiserver),
 //! writes an admin kubeconfig to PATH, and runs until SIGTERM or Ctrl-C. Used by the
-//! one-command demo (`hack/demo.sh`).
+//! one-command demo (`hack/demo.sh`) and by the lifecycle test that SIGKILLs it. Its startup
+//! line ends with the pids of kube-apiserver and etcd and the control plane's directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,11 +27,15 @@ async fn main() -> ExitCode {
         eprintln!("kube-testenv: cannot write {}: {e}", kubeconfig.display());
         return ExitCode::FAILURE;
     }
+    let (apiserver, etcd) = env.pids();
     eprintln!(
-        "kube-testenv: control plane at {} (started in {:.1}s); kubeconfig {}",
+        "kube-testenv: control plane at {} (started in {:.1}s); kubeconfig {}; pids kube-apiserver={} etcd={} dir={}",
         env.server_url(),
         env.startup_duration().as_secs_f64(),
-        kubeconfig.display()
+        kubeconfig.display(),
+        apiserver.unwrap_or_default(),
+        etcd.unwrap_or_default(),
+        env.dir().display()
     );
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
