@@ -296,6 +296,17 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
         ("ClusterRole", "", format!("{name}-asset-manager")),
         ("ClusterRole", "", format!("{name}-viewer")),
         ("ClusterRole", "", format!("{name}-billing-profile-admin")),
+        ("ClusterRole", "", format!("{name}-iam-access-confirmer")),
+        (
+            "ValidatingAdmissionPolicy",
+            "",
+            format!("{name}-iam-access-confirmation"),
+        ),
+        (
+            "ValidatingAdmissionPolicyBinding",
+            "",
+            format!("{name}-iam-access-confirmation"),
+        ),
         ("Service", NS, format!("{name}-metrics")),
         ("Deployment", NS, name.to_owned()),
     ]

@@ -14,6 +14,10 @@ use super::billing_profile::IamVerification;
 pub const REINVITE_ANNOTATION: &str = "awsinvite.io/reinvite";
 /// Annotation a person sets to "true" to confirm IAM access when verification is Manual.
 pub const IAM_ACCESS_CONFIRMED_ANNOTATION: &str = "awsinvite.io/iam-access-confirmed";
+/// Annotation naming the user who confirmed IAM access (their Kubernetes user name). The chart's
+/// ValidatingAdmissionPolicy admits it only from a user granted the `confirm-iam-access` verb and
+/// only when it equals that user's `request.userInfo.username` (docs/usage.md, "The IAM access step").
+pub const IAM_ACCESS_CONFIRMED_BY_ANNOTATION: &str = "awsinvite.io/iam-access-confirmed-by";
 /// The floor between two invitations for the same invite, whatever asks for the second.
 pub const MIN_REINVITE_INTERVAL_SECS: u64 = 5 * 60;
 /// Default for `spec.reinvite.maxAttempts`.
@@ -243,7 +247,10 @@ pub struct HandshakeRecord {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualConfirmation {
-    /// The user that last set the confirmation annotation (from managedFields), when known.
+    /// The user who confirmed: the `awsinvite.io/iam-access-confirmed-by` annotation, which the
+    /// chart's admission policy holds to the requesting user's name. Without that annotation, the
+    /// field manager that last set the confirmation (from managedFields): a client-chosen name,
+    /// not a verified user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_by: Option<String>,
     /// When the operator first saw the confirmation.

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{Context, Error, FINALIZER, MANAGER};
 use crate::api::{
     AwsAccountInvite, AwsAccountInviteStatus, BillingProfile, DEFAULT_MEMBER_ACCESS_ROLE, DeletionPolicy,
-    IAM_ACCESS_CONFIRMED_ANNOTATION, REINVITE_ANNOTATION,
+    IAM_ACCESS_CONFIRMED_ANNOTATION, IAM_ACCESS_CONFIRMED_BY_ANNOTATION, REINVITE_ANNOTATION,
 };
 use crate::aws::{self, AwsError, ErrorClass, HandshakeState, ProfileClients};
 use crate::reconcile::conditions;
@@ -385,7 +385,16 @@ async fn check_iam(
 }
 
 /// Who last set the IAM confirmation annotation, from managedFields (best effort).
+/// Who confirmed IAM access: the confirmed-by annotation (admission-checked, see
+/// [`IAM_ACCESS_CONFIRMED_BY_ANNOTATION`]), else the field manager that set the confirmation.
 fn confirmed_by(invite: &AwsAccountInvite) -> Option<String> {
+    if let Some(user) = invite
+        .annotations()
+        .get(IAM_ACCESS_CONFIRMED_BY_ANNOTATION)
+        .filter(|u| !u.is_empty())
+    {
+        return Some(user.clone());
+    }
     let needle = format!("f:{IAM_ACCESS_CONFIRMED_ANNOTATION}");
     invite
         .metadata
