@@ -107,10 +107,17 @@ async fn crds_install_as_structural_with_names_accepted() {
     }
     // Short names resolve through discovery and the doc comments reach `kubectl explain`, as
     // users type them. The API server publishes a new CRD's OpenAPI asynchronously: poll.
+    // kubectl wraps descriptions to its width; the text is compared with runs of whitespace
+    // made one space, so the check holds at any width. A description is one paragraph, so
+    // its sentence reads on, wrapped only by kubectl (crds_generated.rs checks every one).
     for (words, expected) in [
-        ("bp", "KIND:       BillingProfile"),
-        ("awsinvite", "KIND:       AwsAccountInvite"),
+        ("bp", "KIND: BillingProfile"),
+        ("awsinvite", "KIND: AwsAccountInvite"),
         ("awsinvite.spec.accountId", "12-digit ID of the AWS account"),
+        (
+            "awsinvite.spec.accountId",
+            "(quote it in YAML so leading zeros survive). Immutable:",
+        ),
         (
             "bp.spec.allowedNamespaces.from",
             "(the namespace whose name equals this profile's name)",
@@ -120,6 +127,7 @@ async fn crds_install_as_structural_with_names_accepted() {
         loop {
             let out = env.kubectl().args(["explain", words]).output().expect("kubectl runs");
             let text = String::from_utf8_lossy(&out.stdout);
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
             if out.status.success() && text.contains(expected) {
                 break;
             }

@@ -49,3 +49,65 @@ fn binary_prints_the_same_bytes_as_crds_dir() {
     }
     assert_eq!(String::from_utf8(output.stdout).expect("utf-8"), expected);
 }
+
+/// Every `description` (as a YAML mapping key with a string value) anywhere under `value`.
+fn descriptions<'a>(value: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("description", serde_json::Value::String(text)) => out.push((path.clone(), text)),
+                    _ => descriptions(child, format!("{path}.{key}"), out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                descriptions(child, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `kubectl explain` wraps descriptions to the terminal itself, so a hard line break inside a
+/// paragraph shows as a ragged line. In the generated CRDs a line break is either a paragraph
+/// break (a blank line) or starts a list item (`- `, `* `, `+ `, `1. `), or is inside a ``` block.
+#[test]
+fn no_description_breaks_a_line_inside_a_paragraph() {
+    let list_item = |line: &str| {
+        let line = line.trim_start();
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        ["- ", "* ", "+ "].iter().any(|m| line.starts_with(m))
+            || (digits > 0 && (line[digits..].starts_with(". ") || line[digits..].starts_with(") ")))
+    };
+    let mut checked = 0;
+    let mut wrapped = Vec::new();
+    for crd in api::crds() {
+        let name = crd.metadata.name.clone().expect("CRDs are named");
+        let text = std::fs::read_to_string(crds_dir().join(format!("{name}.yaml"))).expect("CRD file");
+        let value: serde_json::Value = serde_yaml::from_str(text.trim_start_matches("---\n")).expect("CRD parses");
+        let mut found = Vec::new();
+        descriptions(&value, name.clone(), &mut found);
+        for (path, description) in found {
+            checked += 1;
+            let mut in_fence = false;
+            for paragraph in description.split("\n\n") {
+                for line in paragraph.lines().skip(1) {
+                    let fence = line.trim_start().starts_with("```");
+                    if !(in_fence || fence || list_item(line)) {
+                        wrapped.push(format!("{path}: {description:?}"));
+                        break;
+                    }
+                    in_fence ^= fence;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} descriptions found: the walk is broken");
+    assert!(
+        wrapped.is_empty(),
+        "descriptions with a line break inside a paragraph:\n{}",
+        wrapped.join("\n")
+    );
+}

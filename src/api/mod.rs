@@ -7,6 +7,8 @@
 mod account_invite;
 mod billing_profile;
 mod duration;
+pub mod prose;
+pub mod schema;
 
 pub use account_invite::*;
 pub use billing_profile::*;
@@ -18,9 +20,14 @@ use kube::CustomResourceExt;
 /// API group of every resource the operator owns.
 pub const GROUP: &str = "awsinvite.io";
 
-/// Every custom resource definition, in a stable order.
+/// Every custom resource definition, in a stable order, with each field's description joined
+/// into paragraphs so that `kubectl explain` wraps it once ([`schema::join_descriptions`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![BillingProfile::crd(), AwsAccountInvite::crd()]
+    let mut crds = vec![BillingProfile::crd(), AwsAccountInvite::crd()];
+    for crd in &mut crds {
+        schema::join_descriptions(crd);
+    }
+    crds
 }
 
 /// One CRD as the YAML document stored in `crds/<name>.yaml`.
