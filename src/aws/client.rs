@@ -2,7 +2,7 @@
 //! chain, optionally an assumed role), retries and timeouts.
 
 use super::error::{AwsError, ErrorClass};
-use super::organizations::{AwsCallObserver, NoopObserver};
+use super::calls::{AwsCallObserver, NoopObserver, outcome};
 use super::rate_limit::RateLimiter;
 use crate::api::BillingProfileSpec;
 use aws_config::retry::RetryConfig;
@@ -214,14 +214,6 @@ impl ProfileClients {
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .build();
         aws_sdk_iam::Client::new(&config)
-    }
-}
-
-/// `"success"` or the error's reason, for [`AwsCallObserver::record`].
-pub(crate) fn outcome<T>(result: &Result<T, AwsError>) -> &'static str {
-    match result {
-        Ok(_) => "success",
-        Err(e) => e.reason(),
     }
 }
 

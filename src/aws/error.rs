@@ -367,7 +367,8 @@ impl AwsError {
     }
 
     /// Whether this is DuplicateHandshakeException: an open invitation to this account already
-    /// exists. Never an error for the user: adopt the open handshake (see design section 4.5).
+    /// exists. Never an error for the user: adopt the open handshake (docs/architecture.md,
+    /// "Exactly-once").
     pub fn is_duplicate_handshake(&self) -> bool {
         self.reason == "DuplicateHandshake"
     }

@@ -1,7 +1,7 @@
 //! The index the per-profile observer keeps of its organization's invitation handshakes
-//! (design section 5). Pure: built from one ListHandshakesForOrganization sweep.
+//! (docs/architecture.md, "AWS usage and rate limits"). Pure: built from one ListHandshakesForOrganization sweep.
 
-use super::handshake::{Handshake, HandshakeState};
+use crate::handshake::{Handshake, HandshakeState};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,8 +1,10 @@
-//! The automatic IAM access check (design section 2.3): assume the member access role in the
-//! new member account, read the cost tool's role with iam:GetRole and check that its trust
-//! policy trusts the expected principal with the expected `sts:ExternalId`.
+//! The automatic IAM access check (docs/architecture.md, "API", the IAM access step): assume
+//! the member access role in the new member account, read the cost tool's role with
+//! iam:GetRole and check that its trust policy trusts the expected principal with the expected
+//! `sts:ExternalId`.
 
-use super::client::{DEFAULT_SESSION_NAME, ProfileClients, outcome};
+use super::calls::outcome;
+use super::client::{DEFAULT_SESSION_NAME, ProfileClients};
 use super::error::{AwsError, ErrorClass};
 use serde_json::Value;
 

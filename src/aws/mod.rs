@@ -2,9 +2,9 @@
 //! access check. Everything that is not I/O (indexes, classification, policy checks) is pure
 //! and tested without AWS.
 
+mod calls;
 mod client;
 mod error;
-mod handshake;
 mod handshake_index;
 mod iam_access;
 mod observer;
@@ -16,11 +16,10 @@ pub use client::{
     ProfileClients, StaticKeys, retry_config, timeout_config,
 };
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
-pub use handshake::{Handshake, HandshakeState};
+pub use crate::handshake::{Handshake, HandshakeState};
 pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
 pub use iam_access::{IamCheck, trust_policy_allows, verify_member_role};
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
-pub use organizations::{
-    AwsCallObserver, MemberAccount, NoopObserver, OrganizationInfo, convert_handshake, to_timestamp,
-};
+pub use calls::{AwsCallObserver, NoopObserver};
+pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};

@@ -1,11 +1,11 @@
-//! The per-profile handshake observer (design section 5): one paginated
-//! ListHandshakesForOrganization sweep per profile per poll interval feeds a [`HandshakeIndex`];
-//! the invites whose handshakes changed are woken. Steady-state AWS calls are O(profiles),
-//! independent of the number of invites.
+//! The per-profile handshake observer (docs/architecture.md, "AWS usage and rate limits"):
+//! one paginated ListHandshakesForOrganization sweep per profile per poll interval feeds a
+//! [`HandshakeIndex`]; the invites whose handshakes changed are woken. Steady-state AWS calls
+//! are O(profiles), independent of the number of invites.
 
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use super::handshake::Handshake;
+use crate::handshake::Handshake;
 use super::handshake_index::HandshakeIndex;
 use jiff::Timestamp;
 use std::collections::HashMap;

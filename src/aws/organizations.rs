@@ -1,10 +1,11 @@
 //! Thin async wrappers of the AWS Organizations calls the operator makes. Each one waits for the
 //! profile's rate limiter, makes one call (or one paginated sweep), records its outcome with the
-//! profile's [`AwsCallObserver`] and converts the answer to the operator's own types.
+//! profile's [`super::AwsCallObserver`] and converts the answer to the operator's own types.
 
-use super::client::{ProfileClients, outcome};
+use super::calls::outcome;
+use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use super::handshake::{Handshake, HandshakeState};
+use crate::handshake::{Handshake, HandshakeState};
 use aws_sdk_organizations::error::SdkError;
 use aws_sdk_organizations::operation::describe_account::DescribeAccountError;
 use aws_sdk_organizations::operation::invite_account_to_organization::InviteAccountToOrganizationError;
@@ -14,21 +15,6 @@ use aws_sdk_organizations::types::{
 use aws_smithy_types::DateTime;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
-
-/// Receives the outcome of every AWS call (for metrics: AWS calls by operation and outcome).
-pub trait AwsCallObserver: Send + Sync {
-    /// `operation` is the AWS operation name (e.g. `InviteAccountToOrganization`); `outcome` is
-    /// `"success"` or the error's stable reason (e.g. `Throttled`).
-    fn record(&self, operation: &'static str, outcome: &str);
-}
-
-/// An observer that records nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoopObserver;
-
-impl AwsCallObserver for NoopObserver {
-    fn record(&self, _operation: &'static str, _outcome: &str) {}
-}
 
 /// What DescribeOrganization reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

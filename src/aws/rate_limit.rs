@@ -1,5 +1,5 @@
 //! Client-side rate limiting per profile, below AWS Organizations' published per-account limits
-//! (design section 5), so the operator is not the one that gets throttled.
+//! (docs/architecture.md, "AWS usage and rate limits"), so the operator is not the one that gets throttled.
 //!
 //! One token bucket per operation group. [`RateLimiter::acquire`] reserves a token and sleeps
 //! (tokio time, so tests run with paused time) until it is due; callers are served in the

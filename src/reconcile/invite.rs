@@ -1,5 +1,5 @@
-//! The pure decision for one AwsAccountInvite (design section 4): given what was observed,
-//! what to do next and what the status says. No I/O here.
+//! The pure decision for one AwsAccountInvite (docs/architecture.md, "Reconcile
+//! pipeline"): given what was observed, what to do next and what the status says. No I/O here.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::api::{
     AwsAccountInviteSpec, AwsAccountInviteStatus, HISTORY_LIMIT, HandshakeRecord, HandshakeStatus, IamVerification,
     InvitePhase, MIN_REINVITE_INTERVAL_SECS, ManualConfirmation, parse_duration,
 };
-use crate::aws::{Handshake, HandshakeState};
+use crate::handshake::{Handshake, HandshakeState};
 
 /// How long AWS keeps an invitation open.
 const HANDSHAKE_LIFETIME: SignedDuration = SignedDuration::from_hours(15 * 24);

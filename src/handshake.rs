@@ -1,4 +1,6 @@
-//! An AWS Organizations handshake (invitation) as the operator sees it.
+//! An AWS Organizations handshake (invitation) as the operator sees it: plain data shared by
+//! the AWS layer ([`crate::aws`], which reads handshakes from AWS) and the pure decisions
+//! ([`crate::reconcile`], which never talk to AWS).
 
 use jiff::Timestamp;
 
