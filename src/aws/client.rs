@@ -1,8 +1,8 @@
 //! Per-profile AWS clients: region, endpoint override, credentials (static keys, the default
 //! chain, optionally an assumed role), retries and timeouts.
 
-use super::error::{AwsError, ErrorClass};
 use super::calls::{AwsCallObserver, NoopObserver, outcome};
+use super::error::{AwsError, ErrorClass};
 use super::rate_limit::RateLimiter;
 use crate::api::BillingProfileSpec;
 use aws_config::retry::RetryConfig;

@@ -11,15 +11,15 @@ mod observer;
 mod organizations;
 mod rate_limit;
 
+pub use crate::handshake::{Handshake, HandshakeState};
+pub use calls::{AwsCallObserver, NoopObserver};
 pub use client::{
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DEFAULT_REGION, DEFAULT_SESSION_NAME, MAX_ATTEMPTS, OPERATION_TIMEOUT,
     ProfileClients, StaticKeys, retry_config, timeout_config,
 };
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
-pub use crate::handshake::{Handshake, HandshakeState};
 pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
 pub use iam_access::{IamCheck, trust_policy_allows, verify_member_role};
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
-pub use calls::{AwsCallObserver, NoopObserver};
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};

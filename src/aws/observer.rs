@@ -5,8 +5,8 @@
 
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use crate::handshake::Handshake;
 use super::handshake_index::HandshakeIndex;
+use crate::handshake::Handshake;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -305,34 +305,29 @@ impl Context {
     }
 
     /// Updates the invites-by-phase and queue-length gauges every few seconds.
-    pub(super) fn report_gauges(
-        self: Arc<Self>,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> impl Future<Output = ()> {
-        async move {
-            let mut ticker = tokio::time::interval(Duration::from_secs(5));
-            tokio::pin!(shutdown);
-            loop {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = ticker.tick() => {}
+    pub(super) async fn report_gauges(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send) {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+            let mut queued: BTreeMap<String, i64> = BTreeMap::new();
+            for profile in self.profiles.state() {
+                queued.insert(profile.name_any(), 0);
+            }
+            for invite in self.invites.state() {
+                let phase = invite.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
+                *phases.entry(format!("{phase:?}")).or_default() += 1;
+                if phase == InvitePhase::Queued {
+                    *queued.entry(invite.spec.billing_profile.clone()).or_default() += 1;
                 }
-                let mut phases: BTreeMap<String, i64> = BTreeMap::new();
-                let mut queued: BTreeMap<String, i64> = BTreeMap::new();
-                for profile in self.profiles.state() {
-                    queued.insert(profile.name_any(), 0);
-                }
-                for invite in self.invites.state() {
-                    let phase = invite.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
-                    *phases.entry(format!("{phase:?}")).or_default() += 1;
-                    if phase == InvitePhase::Queued {
-                        *queued.entry(invite.spec.billing_profile.clone()).or_default() += 1;
-                    }
-                }
-                self.config.metrics.set_invite_phases(&phases);
-                for (profile, n) in queued {
-                    self.config.metrics.set_queue_length(&profile, n);
-                }
+            }
+            self.config.metrics.set_invite_phases(&phases);
+            for (profile, n) in queued {
+                self.config.metrics.set_queue_length(&profile, n);
             }
         }
     }

@@ -83,7 +83,7 @@ async fn profile_view(
     }
     let status = profile.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
-    if !ready.is_some_and(|c| c.status == "True") {
+    if ready.is_none_or(|c| c.status != "True") {
         let (reason, message) = ready.map(|c| (c.reason.clone(), c.message.clone())).unwrap_or_else(|| {
             (
                 "NotChecked".to_owned(),

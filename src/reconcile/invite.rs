@@ -120,8 +120,9 @@ pub struct Plan {
     pub events: Vec<EventNote>,
 }
 
-/// The next step: observe something more, or act.
+/// The next step: observe something more, or act. Returned, never stored: not worth boxing.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Decision {
     Observe(Need),
     Act(Plan),
