@@ -223,7 +223,7 @@ fn assert_rules(env: &TestEnv, invite: &str) {
     assert!(allowed, "an editor's unrelated change is allowed: {err}");
     // ... but cannot take the confirmation back or rewrite who gave it.
     let (allowed, err) = annotate(
-        &env,
+        env,
         "bob",
         &[format!("{CONFIRMED}-"), format!("{CONFIRMED_BY}-")],
         false,
