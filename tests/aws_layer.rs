@@ -546,7 +546,7 @@ async fn member_role_verification() {
     match check.expect("check") {
         IamCheck::Missing { reason, message } => {
             assert_eq!(reason, "TrustPolicyMismatch");
-            assert!(message.contains("different sts:ExternalId"), "{message}");
+            assert!(message.contains("matches none of them"), "{message}");
         }
         other => panic!("{other:?}"),
     }

@@ -10,6 +10,7 @@ mod iam_access;
 mod observer;
 mod organizations;
 mod rate_limit;
+mod trust_policy;
 
 pub use crate::handshake::{Handshake, HandshakeState};
 pub use calls::{AwsCallObserver, NoopObserver};
@@ -19,7 +20,8 @@ pub use client::{
 };
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
 pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
-pub use iam_access::{IamCheck, trust_policy_allows, verify_member_role};
+pub use iam_access::{IamCheck, verify_member_role};
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};
+pub use trust_policy::{Refusal, Verdict, evaluate as evaluate_trust_policy};
