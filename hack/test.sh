@@ -15,4 +15,5 @@ export HELM
 echo "helm: $HELM" >&2
 
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --all -- --check; fi
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -9,13 +9,16 @@
 //!   args as the chart's ServiceAccount (impersonated, so only the chart's RBAC applies), takes
 //!   the Lease and drives an invite to Ready and through deletion against the orgs-emulator.
 //!
-//! helm comes from `$HELM` (`HELM=$(bash hack/helm.sh) cargo test --test helm_chart`;
-//! `hack/test.sh` sets it). Without it these tests fail: they are never skipped.
+//! helm is the pinned one: `$HELM` when set (`hack/test.sh` sets it), else the path
+//! `hack/helm.sh` prints, building it into its cache on first use, so a plain
+//! `cargo test --test helm_chart` works. If helm cannot be had these tests fail: they are never
+//! skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_invite_operator::api::{self, AwsAccountInvite, BillingProfile, InvitePhase};
@@ -40,19 +43,52 @@ fn chart() -> PathBuf {
     repo().join("charts/aws-invite-operator")
 }
 
-fn helm() -> Command {
-    let path = std::env::var_os("HELM").filter(|p| !p.is_empty()).unwrap_or_else(|| {
-        panic!(
-            "HELM is not set: the chart tests need the pinned helm. Run them as \
-             `HELM=$(bash hack/helm.sh) cargo test --test helm_chart` (hack/test.sh sets HELM)"
-        )
+/// The pinned helm: `$HELM` when set, else what `hack/helm.sh` prints (it builds helm into its
+/// cache, keyed by version, on first use), resolved once per test process like the control
+/// plane's binaries (`kube_testenv::assets`).
+fn helm_path() -> &'static Path {
+    // The outcome, a failure too, is kept: a failing build is not retried by every test.
+    static HELM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let resolved = HELM.get_or_init(|| {
+        let path = match std::env::var_os("HELM").filter(|p| !p.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => {
+                let script = repo().join("hack/helm.sh");
+                let out = Command::new("bash")
+                    .arg(&script)
+                    .stdin(Stdio::null())
+                    // A first, slow build shows its progress.
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "{} failed ({}); set HELM to the pinned helm binary",
+                        script.display(),
+                        out.status
+                    ));
+                }
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty());
+                PathBuf::from(last.ok_or_else(|| format!("{} printed no path", script.display()))?)
+            }
+        };
+        if !path.is_file() {
+            return Err(format!(
+                "helm {} is not a file; `bash hack/helm.sh` prints the path of the pinned helm",
+                path.display()
+            ));
+        }
+        Ok(path)
     });
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "HELM={} is not a file; `bash hack/helm.sh` prints the path of the pinned helm",
-        path.display()
-    );
+    match resolved {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn helm() -> Command {
+    let path = helm_path();
     let mut cmd = Command::new(path);
     // Keep helm away from the user's config, cache and kube context.
     let home = std::env::temp_dir().join("aws-invite-operator-helm-test-home");
