@@ -159,7 +159,7 @@ pub enum NamespacesFrom {
     Selector,
 }
 
-/// Defaults for the IAM access step (design 2.3) of invites using this profile.
+/// Defaults for the IAM access step of invites using this profile.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileIamAccess {
