@@ -154,7 +154,12 @@ fn spawn_operator(env: &TestEnv, poll: Duration) -> Child {
     Command::new(exe)
         .args(["run", "--log-format", "text", "--leader-election", "false"])
         .args(["--poll-interval", &format!("{}s", poll.as_secs())])
-        .args(["--listen-address", &format!("127.0.0.1:{METRICS_PORT}")])
+        .args([
+            "--listen-address",
+            &format!("127.0.0.1:{METRICS_PORT}"),
+            "--metrics-auth",
+            "open",
+        ])
         .env("KUBECONFIG", env.kubeconfig_path())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -11,6 +11,7 @@ use aws_invite_operator::api;
 use aws_invite_operator::controller::{self, Clock, ControllerConfig};
 use aws_invite_operator::runtime::http::{self, Health};
 use aws_invite_operator::runtime::leader::{self, LeaderConfig, LeaderHandle};
+use aws_invite_operator::runtime::metrics_access::{MetricsAccess, MetricsAuth};
 use aws_invite_operator::runtime::{install_crypto_provider, shutdown};
 use aws_invite_operator::telemetry::{self, LogFormat, Metrics};
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -50,6 +51,10 @@ struct RunArgs {
     /// Address serving /healthz, /readyz and /metrics.
     #[arg(long, env = "AWS_INVITE_LISTEN_ADDRESS", default_value = "0.0.0.0:8080")]
     listen_address: SocketAddr,
+    /// Who may read /metrics: `kubernetes` (a bearer token the API server authenticates and
+    /// authorizes for `get` on the non-resource URL /metrics) or `open` (anyone reaching the port).
+    #[arg(long, env = "AWS_INVITE_METRICS_AUTH", value_enum, default_value_t = MetricsAuth::Kubernetes)]
+    metrics_auth: MetricsAuth,
     /// How often each BillingProfile's handshakes are listed (e.g. 60s, 5m).
     #[arg(long, env = "AWS_INVITE_POLL_INTERVAL", default_value = "60s", value_parser = parse_poll_interval)]
     poll_interval: Duration,
@@ -187,15 +192,17 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let http_stop = CancellationToken::new();
+    let access = MetricsAccess::new(args.metrics_auth);
     let http_server = tokio::spawn(http::serve_listener(
         listener,
         health.clone(),
         metrics.clone(),
+        access.clone(),
         http_stop.clone().cancelled_owned(),
     ));
     tracing::debug!(%addr, "health and metrics server bound");
 
-    let code = run_with_server(&args, identity, &health, &metrics, &mut signal).await;
+    let code = run_with_server(&args, identity, &health, &metrics, &access, &mut signal).await;
 
     health.set_ready(false);
     http_stop.cancel();
@@ -213,6 +220,7 @@ async fn run_with_server(
     identity: String,
     health: &Health,
     metrics: &std::sync::Arc<Metrics>,
+    access: &MetricsAccess,
     signal: &mut Pin<&mut impl Future<Output = shutdown::Signal>>,
 ) -> ExitCode {
     let client = match kube::Client::try_default().await {
@@ -222,6 +230,7 @@ async fn run_with_server(
             return ExitCode::FAILURE;
         }
     };
+    access.connect(client.clone());
 
     // A standby is ready (it serves health and metrics) but reconciles nothing.
     health.set_ready(true);

@@ -333,6 +333,7 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
         ("ClusterRole", "", format!("{name}-viewer")),
         ("ClusterRole", "", format!("{name}-billing-profile-admin")),
         ("ClusterRole", "", format!("{name}-iam-access-confirmer")),
+        ("ClusterRole", "", format!("{name}-metrics-reader")),
         (
             "ValidatingAdmissionPolicy",
             "",
@@ -366,6 +367,7 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
         [
             "--log-format=json",
             "--listen-address=0.0.0.0:8080",
+            "--metrics-auth=kubernetes",
             "--poll-interval=60s",
             "--concurrency=8",
             "--leader-election=true",
@@ -409,6 +411,21 @@ fn full_values_render_every_option() {
     let monitor = find(&objs, "ServiceMonitor", "invites");
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "http-metrics");
     assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["bearerTokenFile"], "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "Prometheus sends its ServiceAccount token to the authenticated /metrics"
+    );
+    let policy = find(&objs, "NetworkPolicy", "invites");
+    assert_eq!(policy["spec"]["podSelector"], deploy["spec"]["selector"]);
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress"]));
+    assert_eq!(
+        policy["spec"]["ingress"],
+        json!([{
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": "http-metrics", "protocol": "TCP"}],
+        }]),
+        "only the listed peers reach the metrics port"
+    );
     let service = find(&objs, "Service", "invites-metrics");
     for (k, v) in monitor["spec"]["selector"]["matchLabels"].as_object().expect("labels") {
         assert_eq!(
@@ -578,7 +595,13 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
                         role["metadata"]["name"]
                     );
                 }
-                assert!(rule.get("nonResourceURLs").is_none(), "{rule}");
+                let metrics_reader = format!("{}-metrics-reader", values.fullname());
+                if role["metadata"]["name"] == metrics_reader.as_str() {
+                    // The one non-resource rule: reading /metrics (metrics.auth=kubernetes).
+                    assert_eq!(rule, &json!({"nonResourceURLs": ["/metrics"], "verbs": ["get"]}));
+                } else {
+                    assert!(rule.get("nonResourceURLs").is_none(), "{rule}");
+                }
             }
         }
         let fullname = values.fullname();
@@ -589,6 +612,9 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
             ("awsinvite.io/billingprofiles/status", &[], &["patch"]),
             ("/namespaces", &[], &["get", "list", "watch"]),
             ("events.k8s.io/events", &[], &["create", "patch"]),
+            // /metrics behind TokenReview + SubjectAccessReview (metrics.auth=kubernetes).
+            ("authentication.k8s.io/tokenreviews", &[], &["create"]),
+            ("authorization.k8s.io/subjectaccessreviews", &[], &["create"]),
         ]);
         if values == Values::Default {
             want.extend(expect_rules(&[("/secrets", &[], &["get"])]));

@@ -48,7 +48,12 @@ impl Operator {
                 "--concurrency",
                 "4",
             ])
-            .args(["--listen-address", &format!("127.0.0.1:{port}")])
+            .args([
+                "--listen-address",
+                &format!("127.0.0.1:{port}"),
+                "--metrics-auth",
+                "open",
+            ])
             .args(["--leader-election", "true", "--lease-name", LEASE_NAME])
             .args(["--lease-namespace", LEASE_NAMESPACE, "--identity", identity])
             .env("KUBECONFIG", env.kubeconfig_path())

@@ -1,4 +1,5 @@
-//! The health and metrics HTTP server: `/healthz`, `/readyz` and `/metrics`.
+//! The health and metrics HTTP server: `/healthz`, `/readyz` and `/metrics` (the latter behind
+//! [`MetricsAccess`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,11 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use super::metrics_access::{MetricsAccess, Verdict};
 use crate::telemetry::Metrics;
 
 /// The `Content-Type` of `/metrics`.
@@ -73,6 +75,7 @@ pub enum HttpError {
 struct AppState {
     health: Health,
     metrics: Arc<Metrics>,
+    access: MetricsAccess,
 }
 
 /// Binds `addr` (port 0 picks a free port) and returns the listener with its actual address.
@@ -86,13 +89,17 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), HttpErr
     Ok((listener, local))
 }
 
-/// The router serving `/healthz`, `/readyz` and `/metrics`.
-pub fn router(health: Health, metrics: Arc<Metrics>) -> Router {
+/// The router serving `/healthz`, `/readyz` and `/metrics` (as `access` allows).
+pub fn router(health: Health, metrics: Arc<Metrics>, access: MetricsAccess) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_handler))
-        .with_state(AppState { health, metrics })
+        .with_state(AppState {
+            health,
+            metrics,
+            access,
+        })
 }
 
 /// Binds `addr` and serves until `shutdown` completes (then finishes in-flight requests).
@@ -103,10 +110,11 @@ pub async fn serve(
     addr: SocketAddr,
     health: Health,
     metrics: Arc<Metrics>,
+    access: MetricsAccess,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let (listener, _) = bind(addr).await?;
-    serve_listener(listener, health, metrics, shutdown).await
+    serve_listener(listener, health, metrics, access, shutdown).await
 }
 
 /// Like [`serve`], on a listener that is already bound (see [`bind`]).
@@ -117,12 +125,13 @@ pub async fn serve_listener(
     listener: TcpListener,
     health: Health,
     metrics: Arc<Metrics>,
+    access: MetricsAccess,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
     }
-    axum::serve(listener, router(health, metrics))
+    axum::serve(listener, router(health, metrics, access))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(HttpError::Serve)
@@ -140,7 +149,33 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn metrics_handler(State(state): State<AppState>) -> Response {
+async fn metrics_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match state.access.check(authorization).await {
+        Verdict::Allowed => {}
+        Verdict::Unauthenticated => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token the Kubernetes API server accepts is required",
+            )
+                .into_response();
+        }
+        Verdict::Forbidden { user } => {
+            return (
+                StatusCode::FORBIDDEN,
+                format!("user \"{user}\" may not get /metrics (grant nonResourceURLs [\"/metrics\"] verb get)"),
+            )
+                .into_response();
+        }
+        Verdict::Unavailable => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot check the token with the Kubernetes API server now",
+            )
+                .into_response();
+        }
+    }
     state.metrics.set_leader(state.health.is_leader());
     match state.metrics.encode() {
         Ok(body) => ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], body).into_response(),
@@ -165,9 +200,15 @@ mod tests {
     async fn start(health: Health, metrics: Arc<Metrics>) -> Server {
         let (listener, addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("binds");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve_listener(listener, health, metrics, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(serve_listener(
+            listener,
+            health,
+            metrics,
+            MetricsAccess::open(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Server {
             base: format!("http://{addr}"),
             stop: Some(tx),
@@ -269,6 +310,7 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 0)),
             Health::new(),
             Metrics::new(),
+            MetricsAccess::open(),
             async move {
                 let _ = rx.await;
             },

@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod leader;
+pub mod metrics_access;
 pub mod shutdown;
 
 /// Installs `ring` as the process-wide rustls crypto provider.
