@@ -10,9 +10,10 @@
 //! (user or service account) of the request"); custom verbs in RBAC rules,
 //! https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb
 
+mod helm;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -28,20 +29,6 @@ const CONFIRMED_BY: &str = "awsinvite.io/iam-access-confirmed-by";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The pinned helm (hack/helm.sh builds it once and prints its cached path).
-fn helm() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo().join("hack/helm.sh"))
-        .output()
-        .expect("run hack/helm.sh");
-    assert!(
-        out.status.success(),
-        "hack/helm.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Output {
@@ -125,7 +112,7 @@ async fn only_a_granted_user_confirms_iam_access_and_only_as_themselves() {
 /// The chart's policy, its binding and the user roles, as `helm install` would create them.
 fn install_policy_and_roles(env: &TestEnv) {
     let rendered = run(
-        Command::new(helm())
+        helm::helm()
             .args(["template", RELEASE, "--namespace", "aws-invite-system"])
             .arg(repo().join("charts/aws-invite-operator"))
             .args([

@@ -8,9 +8,10 @@
 //! RBAC nonResourceURLs, https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources .
 //! Bearer scheme and 401 + `WWW-Authenticate: Bearer`: RFC 6750 section 3.
 
+mod helm;
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use aws_invite_operator::runtime::http::{self, Health};
 use aws_invite_operator::runtime::metrics_access::{MetricsAccess, MetricsAuth};
@@ -48,16 +49,7 @@ fn kubectl(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> String {
 /// The chart's `<release>-metrics-reader` ClusterRole, rendered by the pinned helm.
 fn metrics_reader_role() -> String {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let helm = Command::new("bash")
-        .arg(repo.join("hack/helm.sh"))
-        .output()
-        .expect("hack/helm.sh");
-    assert!(
-        helm.status.success(),
-        "hack/helm.sh: {}",
-        String::from_utf8_lossy(&helm.stderr)
-    );
-    let out = Command::new(String::from_utf8_lossy(&helm.stdout).trim())
+    let out = helm::helm()
         .args([
             "template",
             "aio",
