@@ -258,12 +258,17 @@ async fn bad_invites_are_rejected_with_a_message_naming_the_field() {
         (
             "resendAfter of 1m",
             set(valid_invite("a"), "/spec/reinvite", json!({"resendAfter": "1m"})),
-            &["spec.reinvite.resendAfter", "at least 5m"],
+            &["spec.reinvite.resendAfter", "between 5m and 360h"],
+        ),
+        (
+            "resendAfter of 361h (AWS expires an invitation after 15 days)",
+            set(valid_invite("a"), "/spec/reinvite", json!({"resendAfter": "361h"})),
+            &["spec.reinvite.resendAfter", "between 5m and 360h"],
         ),
         (
             "resendAfter not a duration",
             set(valid_invite("a"), "/spec/reinvite", json!({"resendAfter": "soon"})),
-            &["spec.reinvite.resendAfter", "at least 5m"],
+            &["spec.reinvite.resendAfter", "between 5m and 360h"],
         ),
         (
             "maxAttempts of 0",
@@ -532,4 +537,492 @@ async fn status_subresource_takes_status_and_ignores_spec() {
     assert_eq!(after.spec.notes.as_deref(), Some("changed"));
     assert_eq!(after.status.and_then(|s| s.phase), Some(api::InvitePhase::Invited));
     assert!(after.metadata.generation > created.metadata.generation);
+}
+
+/// Creates `object` with `dryRun=All`: the API server runs defaulting, pruning and every
+/// validation but stores nothing. Ok(the object as it would be stored) or Err(the refusal).
+async fn dry_run_create(api: &Api<DynamicObject>, object: &Value) -> Result<Value, String> {
+    let object: DynamicObject = serde_json::from_value(object.clone()).expect("object parses");
+    let params = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    match api.create(&params, &object).await {
+        Ok(stored) => Ok(serde_json::to_value(stored).expect("object serializes")),
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "refusals are 422 Invalid: {status:?}");
+            Err(status.message)
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+    }
+}
+
+/// Strings that look like durations, built from the pieces Go's `time.ParseDuration` grammar is
+/// made of (signs, digits, leading zeros, fractions, every unit, the micro signs U+00B5 and
+/// U+03BC) and from pieces it refuses (days, spaces, exponents), plus arbitrary short strings.
+fn duration_strings() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let atom = prop_oneof![
+        Just("0"),
+        Just("1"),
+        Just("5"),
+        Just("9"),
+        Just("00"),
+        Just("4"),
+        Just("59"),
+        Just("300"),
+        Just("360"),
+        Just("361"),
+        Just("21600"),
+        Just("1296000"),
+        Just("9999999999"),
+        Just("0000000"),
+        Just("."),
+        Just("-"),
+        Just("+"),
+        Just("h"),
+        Just("m"),
+        Just("s"),
+        Just("ms"),
+        Just("us"),
+        Just("\u{b5}s"),
+        Just("\u{3bc}s"),
+        Just("ns"),
+        Just("d"),
+        Just(" "),
+        Just("e3"),
+    ];
+    // Around the bounds (5m = 300 s, 360h = 1,296,000 s), written in several units.
+    let near_bounds = (0_u64..=1_400_000, 0_usize..5).prop_map(|(secs, form)| match form {
+        0 => format!("{secs}s"),
+        1 => format!("{}ms", secs * 1000),
+        2 => format!("{}.{:02}m", secs / 60, secs % 60),
+        3 => format!("{}h{}s", secs / 3600, secs % 3600),
+        _ => format!("{}h", secs as f64 / 3600.0),
+    });
+    prop_oneof![
+        4 => proptest::collection::vec(atom, 1..8).prop_map(|parts| parts.concat()),
+        1 => "[-+0-9.hmsnu\u{b5}d ]{0,12}",
+        1 => "(([0-9]{1,6}(\\.[0-9]{0,3})?)(h|m|s|ms)){1,3}",
+        2 => near_bounds,
+    ]
+}
+
+/// One duration grammar on both sides: every generated string gets the same verdict from the
+/// real API server (the CRD's CEL rule, Kubernetes' `duration()`, i.e. Go's `time.ParseDuration`,
+/// https://pkg.go.dev/time#ParseDuration, and the field's maxLength) and from the operator's
+/// parser (`api::parse_resend_after`). Accepted means a Kubernetes duration between 5m and 360h.
+#[tokio::test]
+async fn resend_after_admission_and_the_operator_agree_on_every_duration() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let env = control_plane().await;
+    env.create_namespace(NAMESPACE, [("team", "billing")])
+        .await
+        .expect("namespace");
+    let (invites, _) = dynamic_api::<AwsAccountInvite>(&env.client(), Some(NAMESPACE));
+
+    // The examples and the edges, then generated strings.
+    let mut inputs: Vec<String> = [
+        "1.5h",
+        "1h30m",
+        "300s",
+        "5m",
+        "4m59.999s",
+        "5000000000ms",
+        "360h",
+        "360h0.000000001s",
+        "15.0h",
+        ".1h",
+        "+5m",
+        "-5m",
+        "0",
+        "5m0",
+        "1d",
+        "99999999999999999999h",
+        "9223372036854775807ns",
+        "0000000000000000000000000000005m",
+        "00000000000000000000000000000005m",
+        "3\u{b5}s3h",
+        "2\u{3bc}s20h",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = duration_strings();
+    for _ in 0..400 {
+        inputs.push(strategy.new_tree(&mut runner).expect("a value").current());
+    }
+
+    let mut disagreements = Vec::new();
+    let mut accepted = 0;
+    for input in &inputs {
+        let object = set(
+            valid_invite("duration"),
+            "/spec/reinvite",
+            json!({ "resendAfter": input }),
+        );
+        let admitted = dry_run_create(&invites, &object).await;
+        let parsed = api::parse_resend_after(input);
+        match (&admitted, &parsed) {
+            (Ok(stored), Ok(_)) => {
+                accepted += 1;
+                assert_eq!(stored.pointer("/spec/reinvite/resendAfter"), Some(&json!(input)));
+            }
+            (Err(message), Err(_)) => {
+                if !message.contains("spec.reinvite.resendAfter") {
+                    disagreements.push(format!("{input:?}: the refusal does not name the field: {message}"));
+                }
+            }
+            _ => disagreements.push(format!("{input:?}: API server {admitted:?}, operator {parsed:?}")),
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    // The generator reaches both verdicts often enough to mean something.
+    assert!(
+        accepted >= 40 && accepted <= inputs.len() - 100,
+        "{accepted} of {} accepted",
+        inputs.len()
+    );
+}
+
+/// Every property path of `schema` (an OpenAPI v3 schema as JSON), with whether it is
+/// required by its parent; arrays contribute their items as index 0.
+fn property_paths(schema: &Value, path: &str, out: &mut Vec<(String, bool)>) {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, child) in properties {
+            let child_path = format!("{path}/{name}");
+            out.push((child_path.clone(), required.contains(&name.as_str())));
+            property_paths(child, &child_path, out);
+        }
+    }
+    if schema["items"].is_object() {
+        property_paths(&schema["items"], &format!("{path}/0"), out);
+    }
+}
+
+fn spec_schema(kind: &str) -> Value {
+    let crd = api::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+        .expect("CRD of that kind");
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema serializes");
+    schema["openAPIV3Schema"]["properties"]["spec"].clone()
+}
+
+/// Helm templates, Kustomize and Argo CD write `field: null` for an optional field left empty.
+/// For every optional field of both specs (found by walking the CRDs' schemas, so a new field
+/// is covered without editing this test), an object that sets it to `null` is admitted and the
+/// field reads back as unset (the API server prunes a `null` in a field that is not nullable:
+/// https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#defaulting-and-nullable),
+/// and the operator reads the stored object.
+#[tokio::test]
+async fn null_in_every_optional_field_is_admitted_and_means_unset() {
+    let env = control_plane().await;
+    env.create_namespace(NAMESPACE, [("team", "billing")])
+        .await
+        .expect("namespace");
+    let (invites, _) = dynamic_api::<AwsAccountInvite>(&env.client(), Some(NAMESPACE));
+    let (profiles, _) = dynamic_api::<BillingProfile>(&env.client(), None);
+
+    // Objects with every optional field set (two of each, where fields exclude each other).
+    let full_invites = [
+        set(
+            set(
+                valid_invite("nulls"),
+                "/spec/reinvite",
+                json!({"maxAttempts": 3, "onExpired": true, "onDeclined": false, "resendAfter": "24h"}),
+            ),
+            "/spec/iamAccess",
+            json!({"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                   "externalId": "acme-7f3c9e", "verification": "Manual"}),
+        ),
+        set(
+            set(valid_invite("nulls"), "/spec/deletionPolicy", json!("Orphan")),
+            "/spec/iamAccess",
+            json!({"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                   "externalIdSecretRef": {"name": "ext", "key": "id"}, "verification": "Automatic"}),
+        ),
+    ];
+    let credentials = json!({"roleArn": "arn:aws:iam::111111111111:role/operator", "externalId": "abc",
+                             "sessionName": "ops", "secretRef": {"namespace": "ops", "name": "keys"}});
+    let full_profiles = [
+        set(
+            set(
+                set(
+                    set(valid_profile("nulls"), "/spec/credentials", credentials),
+                    "/spec/endpointUrl",
+                    json!("http://127.0.0.1:4566"),
+                ),
+                "/spec/region",
+                json!("eu-west-1"),
+            ),
+            "/spec/allowedNamespaces",
+            json!({"from": "Selector", "namespaces": ["billing"], "selector": {
+                "matchLabels": {"team": "billing"},
+                "matchExpressions": [{"key": "tier", "operator": "Exists", "values": []}]}}),
+        ),
+        set(
+            set(valid_profile("nulls"), "/spec/invitationsPerDay", json!(5)),
+            "/spec/iamAccess",
+            json!({"verification": "Manual", "memberAccessRoleName": "ReadOnlyBilling"}),
+        ),
+    ];
+    for full in full_invites.iter().chain(&full_profiles) {
+        let api = if full["kind"] == "BillingProfile" {
+            &profiles
+        } else {
+            &invites
+        };
+        dry_run_create(api, full).await.expect("the full object is admitted");
+    }
+
+    let mut failures = Vec::new();
+    let mut admitted = 0;
+    for (kind, api, fulls) in [
+        ("AwsAccountInvite", &invites, &full_invites[..]),
+        ("BillingProfile", &profiles, &full_profiles[..]),
+    ] {
+        let mut paths = Vec::new();
+        property_paths(&spec_schema(kind), "/spec", &mut paths);
+        for (path, required) in paths {
+            if required {
+                continue;
+            }
+            let holders: Vec<&Value> = fulls.iter().filter(|f| f.pointer(&path).is_some()).collect();
+            if holders.is_empty() {
+                failures.push(format!("{kind} {path}: no full object sets it; add it to this test"));
+            }
+            for full in holders {
+                // `null` must mean exactly what leaving the field out means.
+                let with_null = dry_run_create(api, &set(full.clone(), &path, Value::Null)).await;
+                let (parent, key) = path.rsplit_once('/').expect("a parent");
+                let mut absent = full.clone();
+                match absent.pointer_mut(parent) {
+                    Some(Value::Object(map)) => {
+                        map.remove(key);
+                    }
+                    other => panic!("{path}: parent is {other:?}"),
+                }
+                let without = dry_run_create(api, &absent).await;
+                match (&with_null, &without) {
+                    (Ok(stored), Ok(expected)) => {
+                        admitted += 1;
+                        if stored["spec"] != expected["spec"] {
+                            failures.push(format!(
+                                "{kind} {path}: null stored {} but leaving it out stores {}",
+                                stored["spec"], expected["spec"]
+                            ));
+                        }
+                        let typed = if kind == "BillingProfile" {
+                            serde_json::from_value::<BillingProfile>(stored.clone()).map(|_| ())
+                        } else {
+                            serde_json::from_value::<AwsAccountInvite>(stored.clone()).map(|_| ())
+                        };
+                        if let Err(e) = typed {
+                            failures.push(format!(
+                                "{kind} {path}: the operator cannot read the stored object: {e}"
+                            ));
+                        }
+                    }
+                    (Err(_), Err(_)) => {}
+                    _ => failures.push(format!(
+                        "{kind} {path}: with null {with_null:?}, left out {:?}",
+                        without.as_ref().map(|_| "admitted")
+                    )),
+                }
+            }
+        }
+    }
+    assert!(admitted >= 25, "only {admitted} null cases were admitted");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The cases, read back through the typed API: null means unset.
+    let invite = set(full_invites[0].clone(), "/spec/iamAccess/verification", Value::Null);
+    let stored = dry_run_create(&invites, &invite).await.expect("admitted");
+    let stored: AwsAccountInvite = serde_json::from_value(stored).expect("typed");
+    assert_eq!(stored.spec.iam_access.and_then(|i| i.verification), None);
+    let profile = set(
+        full_profiles[1].clone(),
+        "/spec/allowedNamespaces",
+        json!({"from": null}),
+    );
+    let stored = dry_run_create(&profiles, &profile).await.expect("admitted");
+    let stored: BillingProfile = serde_json::from_value(stored).expect("typed");
+    assert_eq!(stored.spec.allowed_namespaces.from, None);
+}
+
+/// `allowedNamespaces.selector` is a LabelSelector, validated at admission the way Kubernetes
+/// validates every LabelSelector (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
+/// and https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/label-selector/):
+/// operators In, NotIn, Exists, DoesNotExist; values required for In/NotIn and forbidden for
+/// Exists/DoesNotExist; keys and values of label syntax. Each selector is also sent as the
+/// podSelector of a NetworkPolicy, which the API server validates with its own
+/// LabelSelector validation: both verdicts must agree, and our refusal names the field.
+#[tokio::test]
+async fn namespace_selectors_are_validated_as_kubernetes_validates_label_selectors() {
+    let env = control_plane().await;
+    env.create_namespace(NAMESPACE, [("team", "billing")])
+        .await
+        .expect("namespace");
+    let (profiles, _) = dynamic_api::<BillingProfile>(&env.client(), None);
+    let policies: Api<DynamicObject> = Api::namespaced_with(
+        env.client(),
+        NAMESPACE,
+        &ApiResource::erase::<k8s_openapi::api::networking::v1::NetworkPolicy>(&()),
+    );
+    let long_prefix = format!("{}.example.com/team", "a".repeat(250));
+    let name_63 = "n".repeat(63);
+    let name_64 = "n".repeat(64);
+    let value_63 = "v".repeat(63);
+    let value_64 = "v".repeat(64);
+    let req = |key: &str, op: &str, values: Option<Vec<&str>>| {
+        let mut r = json!({"key": key, "operator": op});
+        if let Some(v) = values {
+            r["values"] = json!(v);
+        }
+        json!({"matchExpressions": [r]})
+    };
+    let labels = |key: &str, value: &str| json!({"matchLabels": {key: value}});
+    // (what, selector, None if valid, else a fragment of the field path our refusal names)
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        ("In with values", req("team", "In", Some(vec!["billing", "ops"])), None),
+        ("NotIn with a value", req("team", "NotIn", Some(vec!["x"])), None),
+        ("Exists", req("team", "Exists", None), None),
+        (
+            "DoesNotExist with empty values",
+            req("team", "DoesNotExist", Some(vec![])),
+            None,
+        ),
+        ("prefixed key", req("example.com/team", "Exists", None), None),
+        ("63-character name", req(&name_63, "Exists", None), None),
+        ("matchLabels with an empty value", labels("team", ""), None),
+        (
+            "matchLabels 63-character value",
+            labels("example.com/team", &value_63),
+            None,
+        ),
+        (
+            "unknown operator",
+            req("team", "Equals", Some(vec!["x"])),
+            Some("matchExpressions[0].operator"),
+        ),
+        (
+            "In without values",
+            req("team", "In", None),
+            Some("matchExpressions[0].values"),
+        ),
+        (
+            "NotIn with empty values",
+            req("team", "NotIn", Some(vec![])),
+            Some("matchExpressions[0].values"),
+        ),
+        (
+            "Exists with values",
+            req("team", "Exists", Some(vec!["x"])),
+            Some("matchExpressions[0].values"),
+        ),
+        (
+            "DoesNotExist with values",
+            req("team", "DoesNotExist", Some(vec!["x"])),
+            Some("matchExpressions[0].values"),
+        ),
+        (
+            "key with a space",
+            req("my team", "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        (
+            "key starting with a dash",
+            req("-team", "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        (
+            "64-character name",
+            req(&name_64, "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        ("empty key", req("", "Exists", None), Some("matchExpressions[0].key")),
+        (
+            "prefix not a DNS subdomain",
+            req("Example.com/team", "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        (
+            "prefix over 253 characters",
+            req(&long_prefix, "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        (
+            "two slashes",
+            req("a/b/c", "Exists", None),
+            Some("matchExpressions[0].key"),
+        ),
+        (
+            "value with a space",
+            req("team", "In", Some(vec!["a b"])),
+            Some("matchExpressions[0].values[0]"),
+        ),
+        (
+            "64-character value",
+            req("team", "In", Some(vec![&value_64])),
+            Some("matchExpressions[0].values[0]"),
+        ),
+        (
+            "matchLabels bad key",
+            labels("team!", "x"),
+            Some("selector.matchLabels"),
+        ),
+        (
+            "matchLabels value ending in a dot",
+            labels("team", "billing."),
+            Some("selector.matchLabels"),
+        ),
+        (
+            "matchLabels 64-character value",
+            labels("team", &value_64),
+            Some("selector.matchLabels"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, selector, refused_at) in cases {
+        let profile = set(
+            valid_profile("selector"),
+            "/spec/allowedNamespaces",
+            json!({"from": "Selector", "selector": selector}),
+        );
+        let ours = dry_run_create(&profiles, &profile).await;
+        let policy = json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "selector", "namespace": NAMESPACE},
+            "spec": {"podSelector": selector}
+        });
+        let kubernetes = dry_run_create(&policies, &policy).await;
+        if ours.is_ok() != kubernetes.is_ok() {
+            failures.push(format!(
+                "{what}: BillingProfile {:?}, NetworkPolicy {:?}",
+                ours.as_ref().map(|_| "admitted"),
+                kubernetes.as_ref().map(|_| "admitted")
+            ));
+        }
+        match (refused_at, &ours) {
+            (None, Ok(_)) => {}
+            (None, Err(message)) => failures.push(format!("{what}: refused: {message}")),
+            (Some(_), Ok(_)) => failures.push(format!("{what}: admitted")),
+            (Some(field), Err(message)) => {
+                let path = format!(
+                    "spec.allowedNamespaces.selector.{}",
+                    field.trim_start_matches("selector.")
+                );
+                if !message.contains(&path) {
+                    failures.push(format!("{what}: the refusal does not name {path}: {message}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

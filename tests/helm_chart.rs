@@ -514,6 +514,79 @@ fn values_schema_rejects_bad_values_naming_the_key() {
             &["--set", "podDisruptionBudget.minAvailable=half"],
             "/podDisruptionBudget/minAvailable",
         ),
+        // Values that Kubernetes objects receive: each typed as the Kubernetes API types it, so
+        // helm refuses a wrong type instead of rendering an object the API server refuses.
+        // EnvVar.value is a string (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#environment-variables).
+        (
+            &["--set-json", r#"extraEnv=[{"name":"AWS_MAX_ATTEMPTS","value":10}]"#],
+            "/extraEnv/0/value",
+        ),
+        (
+            &["--set-json", r#"extraEnv=[{"name":"DEBUG","value":true}]"#],
+            "/extraEnv/0/value",
+        ),
+        (&["--set-json", r#"extraEnv=[{"value":"x"}]"#], "/extraEnv/0"),
+        // EnvVarSource.secretKeyRef: SecretKeySelector, `key` required (same page).
+        (
+            &[
+                "--set-json",
+                r#"extraEnv=[{"name":"K","valueFrom":{"secretKeyRef":{"name":"s"}}}]"#,
+            ],
+            "/extraEnv/0/valueFrom/secretKeyRef",
+        ),
+        // SecurityContext.runAsUser is an int64; runAsNonRoot a boolean
+        // (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#security-context-1).
+        (
+            &["--set", "securityContext.runAsUser=nobody"],
+            "/securityContext/runAsUser",
+        ),
+        (
+            &["--set-string", "podSecurityContext.runAsNonRoot=true"],
+            "/podSecurityContext/runAsNonRoot",
+        ),
+        (
+            &["--set", "securityContext.readOnlyRootFilesytem=true"],
+            "'readOnlyRootFilesytem' not allowed",
+        ),
+        // A resource quantity (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/).
+        (&["--set", "resources.limits.memory=lots"], "/resources/limits/memory"),
+        // Toleration.operator is Exists or Equal; tolerationSeconds an int64
+        // (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#scheduling).
+        (
+            &[
+                "--set-json",
+                r#"tolerations=[{"key":"k","operator":"Equals","value":"v"}]"#,
+            ],
+            "/tolerations/0/operator",
+        ),
+        (
+            &[
+                "--set-json",
+                r#"tolerations=[{"operator":"Exists","tolerationSeconds":"300"}]"#,
+            ],
+            "/tolerations/0/tolerationSeconds",
+        ),
+        // TopologySpreadConstraint.maxSkew is an int32 (same page).
+        (
+            &[
+                "--set-json",
+                r#"topologySpreadConstraints=[{"maxSkew":"1","topologyKey":"zone","whenUnsatisfiable":"DoNotSchedule"}]"#,
+            ],
+            "/topologySpreadConstraints/0/maxSkew",
+        ),
+        (
+            &["--set-json", r#"affinity={"podAntiAfinity":{}}"#],
+            "'podAntiAfinity' not allowed",
+        ),
+        (
+            &["--set-json", r#"imagePullSecrets=[{"name":1}]"#],
+            "/imagePullSecrets/0/name",
+        ),
+        (&["--set", "operator.pollInterval=1.5"], "/operator/pollInterval"),
+        (
+            &["--set", "metrics.serviceMonitor.interval=30 seconds"],
+            "/metrics/serviceMonitor/interval",
+        ),
     ];
     for (args, key) in cases {
         let stderr = fails(&mut template(Values::Default, args), None);
@@ -522,6 +595,23 @@ fn values_schema_rejects_bad_values_naming_the_key() {
             "{args:?}: expected a schema error naming {key:?}, got:\n{stderr}"
         );
     }
+    // The same values, typed right, render: a quoted EnvVar value, a quantity as a number, a
+    // Kubernetes duration with a fraction.
+    let out = ok(
+        &mut template(
+            Values::Default,
+            &[
+                "--set-json",
+                r#"extraEnv=[{"name":"AWS_MAX_ATTEMPTS","value":"10"}]"#,
+                "--set-json",
+                r#"resources={"limits":{"cpu":1,"memory":"256Mi"}}"#,
+                "--set",
+                "operator.pollInterval=1.5m",
+            ],
+        ),
+        None,
+    );
+    assert!(out.contains("value: \"10\""), "{out}");
 }
 
 #[test]

@@ -108,10 +108,12 @@ pub struct ReinvitePolicy {
     #[serde(default)]
     pub on_declined: bool,
 
-    /// Cancel and resend an invitation still open after this long, e.g. "24h" (at least "5m").
-    /// Unset: never resend an open invitation on a timer.
+    /// Cancel and resend an invitation still open after this long: a Kubernetes duration
+    /// (Go's `time.ParseDuration` grammar) between "5m" and "360h", e.g. "24h", "1.5h", "1h30m"
+    /// or "300s". AWS expires an unanswered invitation after 15 days (360h), so a longer timer
+    /// could never fire. Unset: never resend an open invitation on a timer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.matches('^([0-9]+(ms|s|m|h))+$') && duration(self) >= duration('5m')").message("resendAfter must be a duration of at least 5m, written like \"30m\" or \"1h30m\""))]
+    #[x_kube(validation = Rule::new(super::duration::RESEND_AFTER_RULE).message("resendAfter must be a duration between 5m and 360h (15 days), e.g. \"30m\", \"1.5h\" or \"1h30m\" (units ns, us, ms, s, m, h)"))]
     #[schemars(length(max = 32))]
     pub resend_after: Option<String>,
 }

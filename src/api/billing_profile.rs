@@ -136,14 +136,107 @@ pub struct AllowedNamespaces {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<NamespacesFrom>,
 
-    /// A label selector over namespaces, used when `from` is `Selector`.
+    /// A label selector over namespaces, used when `from` is `Selector`: `matchLabels` and
+    /// `matchExpressions` (operators In, NotIn, Exists, DoesNotExist), validated as Kubernetes
+    /// validates any LabelSelector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "namespace_selector_schema")]
     pub selector: Option<LabelSelector>,
 
     /// Namespaces allowed by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub namespaces: Vec<String>,
+}
+
+/// A label key: an optional DNS subdomain prefix and "/", then a name of 1 to 63 alphanumerics,
+/// '-', '_' and '.', starting and ending alphanumeric (Kubernetes "Labels and Selectors",
+/// Syntax and character set). The prefix's length (at most 253) is checked separately.
+const LABEL_KEY_PATTERN: &str = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// A label value: empty, or 1 to 63 alphanumerics, '-', '_' and '.', starting and ending
+/// alphanumeric (same page).
+const LABEL_VALUE_PATTERN: &str = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$";
+
+/// The schema of `allowedNamespaces.selector`: a `metav1.LabelSelector` with the rules the API
+/// server applies to every LabelSelector (`ValidateLabelSelector` in apimachinery) written as
+/// CEL, so that a broken selector is refused at admission, naming the field, instead of
+/// matching nothing at run time. Limits on sizes keep the rules' cost within the API server's
+/// budget.
+fn namespace_selector_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let key_rule = format!("self.matches('{LABEL_KEY_PATTERN}') && (!self.contains('/') || self.indexOf('/') <= 253)");
+    let key_message = "must be a label key: an optional DNS subdomain prefix (at most 253 characters) and '/', then a \
+                       name of at most 63 letters, digits, '-', '_' or '.' that starts and ends with a letter or digit";
+    let value_message = "must be a label value: empty, or at most 63 letters, digits, '-', '_' or '.' starting and ending with a letter or digit";
+    schemars::json_schema!({
+        "type": "object",
+        "properties": {
+            "matchLabels": {
+                "description": "Labels a namespace must carry, each key with exactly this value. ANDed with matchExpressions.",
+                "type": "object",
+                "maxProperties": 64,
+                "additionalProperties": { "type": "string", "maxLength": 63 },
+                "x-kubernetes-validations": [
+                    {
+                        "rule": format!("self.all(k, k.matches('{LABEL_KEY_PATTERN}') && (!k.contains('/') || k.indexOf('/') <= 253))"),
+                        "message": format!("matchLabels keys {key_message}"),
+                    },
+                    {
+                        "rule": format!("self.all(k, self[k].matches('{LABEL_VALUE_PATTERN}'))"),
+                        "message": format!("matchLabels values {value_message}"),
+                    },
+                ],
+            },
+            "matchExpressions": {
+                "description": "Requirements on a namespace's labels, ANDed.",
+                "type": "array",
+                "maxItems": 64,
+                "items": {
+                    "type": "object",
+                    "required": ["key", "operator"],
+                    "properties": {
+                        "key": {
+                            "description": "The label key the requirement applies to.",
+                            "type": "string",
+                            "maxLength": 317,
+                            "x-kubernetes-validations": [{ "rule": key_rule, "message": key_message }],
+                        },
+                        "operator": {
+                            "description": "In, NotIn, Exists or DoesNotExist.",
+                            "type": "string",
+                            "enum": ["In", "NotIn", "Exists", "DoesNotExist"],
+                        },
+                        "values": {
+                            "description": "The values for In and NotIn (at least one); none for Exists and DoesNotExist.",
+                            "type": "array",
+                            "maxItems": 256,
+                            "items": {
+                                "type": "string",
+                                "maxLength": 63,
+                                "x-kubernetes-validations": [{
+                                    "rule": format!("self.matches('{LABEL_VALUE_PATTERN}')"),
+                                    "message": value_message,
+                                }],
+                            },
+                        },
+                    },
+                    "x-kubernetes-validations": [
+                        {
+                            "rule": "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",
+                            "message": "values must be specified when `operator` is 'In' or 'NotIn'",
+                            "fieldPath": ".values",
+                            "reason": "FieldValueRequired",
+                        },
+                        {
+                            "rule": "!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0",
+                            "message": "values may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                            "fieldPath": ".values",
+                            "reason": "FieldValueForbidden",
+                        },
+                    ],
+                },
+            },
+        },
+    })
 }
 
 /// Which namespaces are allowed besides those named in `namespaces`: `All` (every namespace),

@@ -12,7 +12,9 @@ pub mod schema;
 
 pub use account_invite::*;
 pub use billing_profile::*;
-pub use duration::{DurationError, parse_duration};
+pub use duration::{
+    DurationError, RESEND_AFTER_MAX, RESEND_AFTER_MIN, parse_duration, parse_go_duration, parse_resend_after,
+};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -21,11 +23,13 @@ use kube::CustomResourceExt;
 pub const GROUP: &str = "awsinvite.io";
 
 /// Every custom resource definition, in a stable order, with each field's description joined
-/// into paragraphs so that `kubectl explain` wraps it once ([`schema::join_descriptions`]).
+/// into paragraphs so that `kubectl explain` wraps it once ([`schema::join_descriptions`]),
+/// and an explicit `null` in any optional field meaning unset ([`schema::null_means_unset`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let mut crds = vec![BillingProfile::crd(), AwsAccountInvite::crd()];
     for crd in &mut crds {
         schema::join_descriptions(crd);
+        schema::null_means_unset(crd);
     }
     crds
 }

@@ -27,6 +27,16 @@ pub fn join_descriptions(crd: &mut CustomResourceDefinition) {
     });
 }
 
+/// Drops `nullable: true` (which schemars writes for every `Option`), so that an explicit
+/// `null` means "unset". Helm templates, Kustomize and Argo CD write `field: null` for an
+/// optional field left empty; the API server prunes a `null` in a field that is not nullable
+/// before defaulting and validation ("Defaulting and Nullable" in the Kubernetes
+/// CustomResourceDefinition documentation), whereas a nullable field keeps the `null` and then
+/// fails its enum, pattern and CEL rules. No field of these APIs gives `null` a meaning of its own.
+pub fn null_means_unset(crd: &mut CustomResourceDefinition) {
+    for_each_schema(crd, &mut |s| s.nullable = None);
+}
+
 /// Calls `f` on `schema` and on every schema nested in it.
 pub fn visit(schema: &mut JSONSchemaProps, f: &mut dyn FnMut(&mut JSONSchemaProps)) {
     f(schema);
