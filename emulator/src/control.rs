@@ -7,7 +7,7 @@ use crate::api::{
 };
 use crate::error::AwsError;
 use crate::seed::{Seed, SeedAccount, SeedOrganization, SeedRole};
-use crate::server::{Shared, lock};
+use crate::shared::{Shared, lock};
 use crate::state::{ModelOptions, State};
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;

@@ -6,12 +6,16 @@
 //! faults) with [`ControlClient`]. See README.md for the wire-level details.
 
 pub mod api;
+mod call;
 pub mod client;
 mod control;
+mod endpoint;
 pub mod error;
+mod ops;
 pub mod ratelimit;
 pub mod seed;
 mod server;
+mod shared;
 pub mod state;
 pub mod wire;
 

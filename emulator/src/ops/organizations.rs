@@ -1,0 +1,164 @@
+//! AWS Organizations over awsJson1_1: member parsing (wrong types are a
+//! SerializationException, as AWS's JSON deserializer answers) and the operations.
+
+use crate::call::Output;
+use crate::error::AwsError;
+use crate::state::{Caller, Handshake, HandshakeFilter, InviteInput, Page, State, Time};
+use crate::wire;
+use serde_json::{Value, json};
+
+/// Executes one Organizations operation against the model.
+pub(super) fn execute(
+    state: &mut State,
+    caller: &Caller,
+    op: &str,
+    input: &Value,
+    now: Time,
+) -> Result<Output, AwsError> {
+    let me = caller.account_id.as_str();
+    match op {
+        "DescribeOrganization" => describe_organization(state, me),
+        "InviteAccountToOrganization" => {
+            let h = state.invite(me, invite_input(input)?, now)?;
+            handshake(&h)
+        }
+        "DescribeHandshake" => handshake(&state.describe_handshake(me, opt_str(input, "HandshakeId")?, now)?),
+        "AcceptHandshake" => handshake(&state.accept_handshake(me, opt_str(input, "HandshakeId")?, now)?),
+        "DeclineHandshake" => handshake(&state.decline_handshake(me, opt_str(input, "HandshakeId")?, now)?),
+        "CancelHandshake" => handshake(&state.cancel_handshake(me, opt_str(input, "HandshakeId")?, now)?),
+        "ListHandshakesForOrganization" | "ListHandshakesForAccount" => list_handshakes(state, me, op, input, now),
+        "DescribeAccount" => {
+            let (a, org) = state.describe_account(me, opt_str(input, "AccountId")?)?;
+            ok(json!({"Account": wire::account_json(&a, &org)}), None)
+        }
+        "ListAccounts" => {
+            let (page, org) = state.list_accounts(me, opt_i64(input, "MaxResults")?, opt_str(input, "NextToken")?)?;
+            let items = page.items.iter().map(|a| wire::account_json(a, &org)).collect();
+            ok(
+                with_next_token(json!({"Accounts": Value::Array(items)}), page.next_token),
+                None,
+            )
+        }
+        "LeaveOrganization" => {
+            state.leave_organization(me)?;
+            ok(json!({}), None)
+        }
+        "RemoveAccountFromOrganization" => {
+            state.remove_account(me, opt_str(input, "AccountId")?)?;
+            ok(json!({}), None)
+        }
+        other => Err(AwsError::client(
+            "UnknownOperationException",
+            format!("The operation {other} is not implemented by orgs-emulator."),
+        )),
+    }
+}
+
+fn ok(v: Value, handshake_id: Option<String>) -> Result<Output, AwsError> {
+    Ok(Output {
+        body: v.to_string(),
+        handshake_id,
+    })
+}
+
+fn handshake(h: &Handshake) -> Result<Output, AwsError> {
+    ok(json!({"Handshake": wire::handshake_json(h)}), Some(h.id.clone()))
+}
+
+fn with_next_token(mut v: Value, token: Option<String>) -> Value {
+    if let (Some(t), Some(o)) = (token, v.as_object_mut()) {
+        o.insert("NextToken".into(), json!(t));
+    }
+    v
+}
+
+fn describe_organization(state: &State, me: &str) -> Result<Output, AwsError> {
+    let org = state.describe_organization(me)?;
+    let email = state
+        .management_account(&org)
+        .map(|a| a.email.clone())
+        .unwrap_or_default();
+    ok(json!({"Organization": wire::organization_json(&org, &email)}), None)
+}
+
+fn list_handshakes(state: &mut State, me: &str, op: &str, input: &Value, now: Time) -> Result<Output, AwsError> {
+    let filter = handshake_filter(input)?;
+    let max = opt_i64(input, "MaxResults")?;
+    let token = opt_str(input, "NextToken")?;
+    let page: Page<Handshake> = if op == "ListHandshakesForOrganization" {
+        state.list_handshakes_for_organization(me, &filter, max, token, now)?
+    } else {
+        state.list_handshakes_for_account(me, &filter, max, token, now)?
+    };
+    let items = page.items.iter().map(wire::handshake_json).collect();
+    ok(
+        with_next_token(json!({"Handshakes": Value::Array(items)}), page.next_token),
+        None,
+    )
+}
+
+fn ser_err(field: &str, expected: &str) -> AwsError {
+    AwsError::client("SerializationException", format!("{field}: expected {expected}"))
+}
+
+fn opt_str<'a>(input: &'a Value, field: &str) -> Result<Option<&'a str>, AwsError> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ser_err(field, "a string")),
+    }
+}
+
+fn opt_i64(input: &Value, field: &str) -> Result<Option<i64>, AwsError> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ser_err(field, "an integer")),
+        Some(_) => Err(ser_err(field, "an integer")),
+    }
+}
+
+fn handshake_filter(input: &Value) -> Result<HandshakeFilter, AwsError> {
+    match input.get("Filter") {
+        None | Some(Value::Null) => Ok(HandshakeFilter::default()),
+        Some(f @ Value::Object(_)) => Ok(HandshakeFilter {
+            action_type: opt_str(f, "ActionType")?.map(str::to_string),
+            parent_handshake_id: opt_str(f, "ParentHandshakeId")?.map(str::to_string),
+        }),
+        Some(_) => Err(ser_err("Filter", "a structure")),
+    }
+}
+
+fn invite_input(input: &Value) -> Result<InviteInput, AwsError> {
+    let (target_type, target_id) = match input.get("Target") {
+        None | Some(Value::Null) => (None, None),
+        Some(t @ Value::Object(_)) => (
+            opt_str(t, "Type")?.map(str::to_string),
+            opt_str(t, "Id")?.map(str::to_string),
+        ),
+        Some(_) => return Err(ser_err("Target", "a structure")),
+    };
+    let tags = tags(input)?;
+    Ok(InviteInput {
+        target_type,
+        target_id,
+        notes: opt_str(input, "Notes")?.map(str::to_string),
+        tags,
+    })
+}
+
+fn tags(input: &Value) -> Result<Vec<(String, String)>, AwsError> {
+    match input.get("Tags") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| {
+                let k = opt_str(t, "Key")?
+                    .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Key is required."))?;
+                let v = opt_str(t, "Value")?
+                    .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Tag Value is required."))?;
+                Ok((k.to_string(), v.to_string()))
+            })
+            .collect(),
+        Some(_) => Err(ser_err("Tags", "a list")),
+    }
+}

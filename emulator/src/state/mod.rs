@@ -1,0 +1,139 @@
+//! The pure model of the emulated world: organizations, accounts, handshakes, roles and
+//! issued credentials. Every method takes the emulator's `now`; nothing here does I/O or
+//! reads the wall clock, so the behaviour is unit- and property-testable.
+//!
+//! One module per concern, each adding its own `impl State` block:
+//! [`orgs`] (organizations and accounts), [`handshakes`] (invitations and their state machine),
+//! [`sts_iam`] (callers, roles, AssumeRole) and [`validate`] (input checks and paging).
+
+mod handshakes;
+mod orgs;
+mod sts_iam;
+mod validate;
+
+pub use handshakes::{Handshake, HandshakeFilter, HandshakeState, InviteInput, Target};
+pub use orgs::{Account, Organization};
+pub use sts_iam::{Caller, Role, Session, parse_role_arn, trust_allows};
+pub use validate::{Page, check_max_results, is_account_id, is_handshake_id, is_org_id};
+
+use crate::seed::{Seed, SeedError};
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Emulator time.
+pub type Time = DateTime<Utc>;
+
+/// How long an invitation stays OPEN.
+pub const HANDSHAKE_TTL_DAYS: i64 = 15;
+/// How long an ended handshake stays visible.
+pub const ENDED_VISIBILITY_DAYS: i64 = 30;
+/// AWS's default account quota for a new organization.
+pub const DEFAULT_ACCOUNT_QUOTA: u32 = 10;
+/// Minimum number of invitations per rolling 24 h.
+pub const MIN_DAILY_INVITATIONS: u32 = 20;
+/// Maximum length of invitation notes.
+pub const MAX_NOTES_LEN: usize = 1024;
+
+/// Behavioural switches of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOptions {
+    /// When a member of another organization accepts an invitation: `true` moves it directly
+    /// (AWS's current behaviour: the account departs its organization and joins the new one);
+    /// `false` fails with HandshakeConstraintViolationException ALREADY_IN_AN_ORGANIZATION
+    /// (AWS's historical behaviour: the account must leave first).
+    #[serde(default = "yes")]
+    pub move_members_on_accept: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            move_members_on_accept: true,
+        }
+    }
+}
+
+/// The whole emulated world.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Behavioural switches.
+    pub options: ModelOptions,
+    /// Organizations by ID.
+    pub organizations: BTreeMap<String, Organization>,
+    /// Accounts by ID.
+    pub accounts: BTreeMap<String, Account>,
+    /// Handshakes by ID.
+    pub handshakes: BTreeMap<String, Handshake>,
+    /// Roles by (account, name).
+    pub roles: BTreeMap<(String, String), Role>,
+    /// AssumeRole sessions by access key ID.
+    pub sessions: BTreeMap<String, Session>,
+    /// The first seeded organization (its management account is the default identity).
+    pub default_organization: Option<String>,
+    next_seq: u64,
+}
+
+/// `n` random characters from `chars`.
+fn random_string(chars: &[u8], n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| chars[rng.random_range(0..chars.len())] as char)
+        .collect()
+}
+
+fn random_lower_alnum(n: usize) -> String {
+    random_string(b"abcdefghijklmnopqrstuvwxyz0123456789", n)
+}
+
+fn random_upper_alnum(n: usize) -> String {
+    random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", n)
+}
+
+impl State {
+    /// Builds a state from a seed.
+    pub fn from_seed(seed: &Seed, options: ModelOptions, now: Time) -> Result<Self, SeedError> {
+        let mut s = State {
+            options,
+            ..State::default()
+        };
+        s.apply_seed(seed, now)?;
+        Ok(s)
+    }
+
+    /// Adds everything in `seed` to the state.
+    pub fn apply_seed(&mut self, seed: &Seed, now: Time) -> Result<(), SeedError> {
+        for org in &seed.organizations {
+            self.add_organization(org, now)?;
+        }
+        for acct in &seed.accounts {
+            self.add_account(acct)?;
+        }
+        for role in &seed.roles {
+            self.add_role(role, now)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the passage of time: OPEN handshakes past their expiry become EXPIRED (ended
+    /// at their expiration time); ended handshakes older than 30 days disappear.
+    pub fn refresh(&mut self, now: Time) {
+        for h in self.handshakes.values_mut() {
+            if h.state == HandshakeState::Open && now >= h.expires_at {
+                h.state = HandshakeState::Expired;
+                h.ended_at = Some(h.expires_at);
+            }
+        }
+        let horizon = TimeDelta::days(ENDED_VISIBILITY_DAYS);
+        self.handshakes.retain(|_, h| match h.ended_at {
+            Some(end) => now < end + horizon,
+            None => true,
+        });
+        self.sessions.retain(|_, s| now < s.expires_at + TimeDelta::hours(1));
+    }
+}
