@@ -261,7 +261,10 @@ async fn bad_invites_are_rejected_with_a_message_naming_the_field() {
             &["spec.reinvite.resendAfter", "between 5m and 360h"],
         ),
         (
-            "resendAfter of 361h (AWS expires an invitation after 15 days)",
+            // The documented maximum (docs/usage.md): an unanswered handshake expires at its
+            // ExpirationTimestamp (AWS Organizations API reference, Handshake), 15 days after it
+            // was sent, so a longer timer could never fire.
+            "resendAfter of 361h, over the documented maximum of 360h",
             set(valid_invite("a"), "/spec/reinvite", json!({"resendAfter": "361h"})),
             &["spec.reinvite.resendAfter", "between 5m and 360h"],
         ),
