@@ -58,6 +58,7 @@ fn seed() -> Seed {
                     "Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{MGMT}:root")}, "Action": "sts:AssumeRole"}]
                 }),
+                max_session_duration: None,
             },
             SeedRole {
                 account_id: MEMBER.into(),
@@ -72,6 +73,7 @@ fn seed() -> Seed {
                         "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}
                     }]
                 }),
+                max_session_duration: None,
             },
             SeedRole {
                 account_id: MEMBER.into(),
@@ -81,6 +83,7 @@ fn seed() -> Seed {
                     "Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Principal": {"AWS": CLOUDHEALTH}, "Action": "sts:AssumeRole"}]
                 }),
+                max_session_duration: None,
             },
             // The operator's role in the management account, assumable from STANDALONE2.
             SeedRole {
@@ -96,6 +99,7 @@ fn seed() -> Seed {
                         "Condition": {"StringEquals": {"sts:ExternalId": "op-ext"}}
                     }]
                 }),
+                max_session_duration: None,
             },
         ],
     }
@@ -599,6 +603,7 @@ async fn member_role_verification() {
             name: "Later".into(),
             path: None,
             trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": CLOUDHEALTH}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}}]}),
+            max_session_duration: None,
         })
         .await
         .expect("role");

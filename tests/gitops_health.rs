@@ -270,6 +270,7 @@ async fn collect(h: &Harness) -> Cases {
             trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"AWS": CLOUDHEALTH}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}),
+            max_session_duration: None,
         })
         .await
         .expect("role");

@@ -38,6 +38,7 @@ async fn account_root_trust_verifies_a_role_of_that_account_and_unknowable_condi
             trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::454464851268:root"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}),
+            max_session_duration: None,
         })
         .await
         .expect("role");
@@ -65,6 +66,7 @@ async fn account_root_trust_verifies_a_role_of_that_account_and_unknowable_condi
                 "Principal": {"AWS": "arn:aws:iam::454464851268:root"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"},
                               "IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]}),
+            max_session_duration: None,
         })
         .await
         .expect("role");

@@ -66,6 +66,7 @@ async fn happy_path_invite_accept_join_iam_ready_with_exactly_one_invitation() {
             trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::454464851268:root"}, "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}),
+            max_session_duration: None,
         })
         .await
         .expect("role");

@@ -134,6 +134,9 @@ pub struct RoleInfo {
     pub arn: String,
     /// Trust policy JSON text.
     pub trust_policy: String,
+    /// MaxSessionDuration in seconds.
+    #[serde(default)]
+    pub max_session_duration: i64,
 }
 
 impl From<&Role> for RoleInfo {
@@ -143,6 +146,7 @@ impl From<&Role> for RoleInfo {
             name: r.name.clone(),
             arn: r.arn(),
             trust_policy: r.trust_policy.clone(),
+            max_session_duration: r.max_session_duration,
         }
     }
 }

@@ -98,6 +98,7 @@ pub(crate) struct Call {
     kill: Option<ConnKill>,
     entry: CallRecord,
     reply: Option<Reply>,
+    logged: bool,
 }
 
 impl Call {
@@ -131,6 +132,7 @@ impl Call {
             kill,
             entry,
             reply: None,
+            logged: false,
         }
     }
 
@@ -150,8 +152,8 @@ impl Call {
     }
 
     /// The emulator this call runs in.
-    pub(crate) fn shared(&self) -> &Shared {
-        &self.shared
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Whether the call has its reply (an error or a fault's) before the operation executes.
@@ -206,44 +208,54 @@ impl Call {
         });
     }
 
-    /// Applies fault `f`, met before or after execution: a 500, a throttling error or a dropped
-    /// connection replaces the reply; a latency fault returns the delay to add.
+    /// Applies fault `f`, met before or after execution, and names it in the call log: a 500,
+    /// a throttling error or a dropped connection replaces the reply; a latency fault returns
+    /// the delay to add.
     pub(crate) fn apply_fault(&mut self, f: &Fault) -> Option<Duration> {
+        let name = fault_name(f);
+        self.entry.fault = Some(match self.entry.fault.take() {
+            Some(earlier) => format!("{earlier},{name}"),
+            None => name,
+        });
         let error = match f.kind {
             FaultKind::Latency => return Some(Duration::from_millis(f.latency_ms)),
             FaultKind::Http500 => self.protocol.server_error(),
             FaultKind::Throttle => self.protocol.throttle_error(),
             FaultKind::DropConnection => {
-                self.entry.fault = Some(fault_name(f));
                 self.reply = Some(Reply::Dropped);
                 return None;
             }
         };
-        self.entry.fault = Some(fault_name(f));
         self.reply_error(&error);
         None
     }
 
-    /// Logs the call with its reply's outcome and answers (or drops the connection).
+    /// Writes the call log's entry, with the outcome and status of the reply as it stands
+    /// (once: later calls do nothing). The AWS endpoint logs an executed operation at once,
+    /// while the model is still locked, so the log's order and times are those of execution,
+    /// and the entry exists whatever becomes of the reply.
+    pub(crate) fn log(&mut self) {
+        if self.logged {
+            return;
+        }
+        (self.entry.outcome, self.entry.http_status) = match &self.reply {
+            Some(Reply::Answer { status, outcome, .. }) => (outcome.clone(), *status),
+            Some(Reply::Dropped) => ("dropped".into(), 0),
+            None => (String::new(), 0),
+        };
+        self.shared.log(self.entry.clone());
+        self.logged = true;
+    }
+
+    /// Logs the call (unless it is logged already) and answers, or drops the connection.
     pub(crate) async fn send(&mut self) -> Response {
-        let reply = self.reply.take().unwrap_or_else(|| Reply::Answer {
-            status: 500,
-            body: self.protocol.error_body(&self.protocol.server_error(), &self.rid),
-            outcome: "ServiceException".into(),
-        });
-        match reply {
-            Reply::Answer { status, body, outcome } => {
-                self.entry.outcome = outcome;
-                self.entry.http_status = status;
-                self.shared.log(self.entry.clone());
-                respond(self.protocol, status, body, &self.rid)
-            }
-            Reply::Dropped => {
-                self.entry.outcome = "dropped".into();
-                self.entry.http_status = 0;
-                self.shared.log(self.entry.clone());
-                drop_connection(self.kill.clone()).await
-            }
+        if self.reply.is_none() {
+            self.reply_error(&self.protocol.server_error());
+        }
+        self.log();
+        match self.reply.take() {
+            Some(Reply::Answer { status, body, .. }) => respond(self.protocol, status, body, &self.rid),
+            Some(Reply::Dropped) | None => drop_connection(self.kill.clone()).await,
         }
     }
 }

@@ -226,10 +226,7 @@ fn responder(st: &State, id: &str, given: Option<String>) -> Result<String, Cont
     match &h.target {
         crate::state::Target::Account(a) => Ok(a.clone()),
         crate::state::Target::Email(e) => st
-            .accounts
-            .values()
-            .find(|a| a.email.eq_ignore_ascii_case(e))
-            .map(|a| a.id.clone())
+            .account_for_email(e)
             .ok_or_else(|| bad_request(format!("no account has email {e}; pass account_id"))),
     }
 }

@@ -37,8 +37,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
                 tokio::time::sleep(delay).await;
             }
             if !call.has_reply()
-                && execute(&mut call, &parsed)
-                && let Some(delay) = fault(&mut call, FaultWhen::After)
+                && let Some(delay) = execute(&mut call, &parsed)
             {
                 tokio::time::sleep(delay).await;
             }
@@ -48,28 +47,30 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     call.send().await
 }
 
-/// Applies the fault armed for the call's operation at `when`, if any.
+/// Applies the fault armed for the call's operation at `when`, if any; returns its delay.
 fn fault(call: &mut Call, when: FaultWhen) -> Option<Duration> {
     let f = call.shared().take_fault(call.operation(), when)?;
     call.apply_fault(&f)
 }
 
 /// Runs the operation against the model, unless the caller's rate limit refuses it (then
-/// it answers the throttling error and returns false).
-fn execute(call: &mut Call, parsed: &Parsed) -> bool {
+/// the call's reply is the throttling error). An operation that ran meets the faults armed
+/// after execution and is logged at once, while the model is still locked; returns the
+/// delay of an after-execution latency fault.
+fn execute(call: &mut Call, parsed: &Parsed) -> Option<Duration> {
     let shared = call.shared();
     if !shared.admit(&parsed.caller.account_id, call.operation()) {
-        let e = call.protocol().throttle_error();
-        call.reply_error(&e);
-        return false;
+        call.reply_error(&call.protocol().throttle_error());
+        return None;
     }
     let now = shared.now();
-    let result = {
-        let mut state = lock(&shared.state);
-        ops::execute(&mut state, parsed, call.operation(), call.protocol(), now, call.rid())
-    };
+    let mut state = lock(&shared.state);
+    let result = ops::execute(&mut state, parsed, call.operation(), call.protocol(), now, call.rid());
     call.executed(result);
-    true
+    let delay = fault(call, FaultWhen::After);
+    call.log();
+    drop(state);
+    delay
 }
 
 /// awsJson unless the request is form-encoded without an `X-Amz-Target`.

@@ -11,6 +11,7 @@ pub mod client;
 mod control;
 mod endpoint;
 pub mod error;
+mod model;
 mod ops;
 pub mod ratelimit;
 pub mod seed;

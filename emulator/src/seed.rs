@@ -80,6 +80,10 @@ pub struct SeedRole {
     pub path: Option<String>,
     /// The trust policy (AssumeRolePolicyDocument): a JSON object or a JSON string.
     pub trust_policy: serde_json::Value,
+    /// The role's MaxSessionDuration in seconds: 3600 (the default) to 43200. AssumeRole
+    /// refuses a longer DurationSeconds.
+    #[serde(default)]
+    pub max_session_duration: Option<i64>,
 }
 
 /// Errors loading a seed file.

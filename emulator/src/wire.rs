@@ -79,6 +79,16 @@ pub fn organization_json(o: &Organization, mgmt_email: &str) -> Value {
     })
 }
 
+/// The `Root` structure of an organization's one root (no policy types enabled).
+pub fn root_json(o: &Organization) -> Value {
+    json!({"Id": o.root_id, "Arn": o.root_arn(), "Name": "Root", "PolicyTypes": []})
+}
+
+/// A list of `Tag` structures.
+pub fn tags_json(tags: &[(String, String)]) -> Value {
+    Value::Array(tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect())
+}
+
 /// The awsJson1_1 error body.
 pub fn json_error(e: &AwsError) -> Value {
     let mut v = json!({"__type": e.code, "Message": e.message});
@@ -160,9 +170,10 @@ pub fn caller_identity_xml(account: &str, arn: &str, user_id: &str, request_id: 
 /// The IAM `GetRoleResponse` (the trust policy URL-encoded, as IAM returns it).
 pub fn get_role_xml(r: &Role, request_id: &str) -> String {
     format!(
-        "<GetRoleResponse xmlns=\"{IAM_NS}\">\n  <GetRoleResult>\n    <Role>\n      <Path>{}</Path>\n      <AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>\n      <MaxSessionDuration>3600</MaxSessionDuration>\n      <RoleId>{}</RoleId>\n      <RoleName>{}</RoleName>\n      <Arn>{}</Arn>\n      <CreateDate>{}</CreateDate>\n      <RoleLastUsed/>\n    </Role>\n  </GetRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetRoleResponse>\n",
+        "<GetRoleResponse xmlns=\"{IAM_NS}\">\n  <GetRoleResult>\n    <Role>\n      <Path>{}</Path>\n      <AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>\n      <MaxSessionDuration>{}</MaxSessionDuration>\n      <RoleId>{}</RoleId>\n      <RoleName>{}</RoleName>\n      <Arn>{}</Arn>\n      <CreateDate>{}</CreateDate>\n      <RoleLastUsed/>\n    </Role>\n  </GetRoleResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</GetRoleResponse>\n",
         xml_escape(&r.path),
         percent_encode(&r.trust_policy),
+        r.max_session_duration,
         r.role_id,
         xml_escape(&r.name),
         xml_escape(&r.arn()),

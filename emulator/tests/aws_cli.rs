@@ -46,11 +46,39 @@ impl Cli {
         }
     }
 
+    /// Runs a command that must fail; its error code (the CLI's "An error occurred (Code)"),
+    /// the body's Reason and the HTTP status, read from `--debug` output.
+    async fn fail(&self, key: &str, args: &[&str]) -> Failure {
+        let mut with_debug = args.to_vec();
+        with_debug.push("--debug");
+        let o = self.run(key, &with_debug).await;
+        assert!(!o.ok, "aws {args:?} succeeded: {}", o.stdout);
+        let after = |text: &str, marker: &str, end: char| {
+            text.rfind(marker).map(|i| {
+                text[i + marker.len()..]
+                    .split(end)
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        };
+        let code = after(&o.stderr, "An error occurred (", ')').unwrap_or_else(|| panic!("{}", o.stderr));
+        let status = after(&o.stderr, "\"POST / HTTP/1.1\" ", ' ')
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP status in {}", o.stderr));
+        let reason = after(&o.stderr, "\"Reason\":\"", '"');
+        Failure { code, reason, status }
+    }
+
     async fn json(&self, key: &str, args: &[&str]) -> Value {
         let o = self.run(key, args).await;
         assert!(o.ok, "aws {args:?} failed: {}", o.stderr);
         serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {}", o.stdout))
     }
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 fn cli_available() -> bool {
@@ -229,4 +257,238 @@ async fn aws_cli_invite_accept_and_iam_access() {
     let calls = ctl.calls_for("AcceptHandshake").await.unwrap();
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|c| c.caller_account_id.as_deref() == Some(STANDALONE)));
+}
+
+/// The fresh-start scenario of `fresh_start.rs` (Rust SDK) and `go-sdk/scenario_test.go` (Go
+/// SDK), with the AWS CLI: an emulator without a seed, driven only through AWS's API. Expected
+/// values: AWS's Organizations model (service-2.json) and API reference; modeled errors are
+/// HTTP 400 (no httpError code in the model: awsJson1_1's client-error default).
+#[tokio::test]
+async fn aws_cli_fresh_start_scenario() {
+    if !cli_available() {
+        return;
+    }
+    let emu =
+        start_with(orgs_emulator::EmulatorConfig::with_seed(orgs_emulator::Seed::default()).rate_limits(false)).await;
+    let cli = Cli { url: emu.url() };
+    let (joiner, decliner, canceled) = ("222222222222", "333333333333", "444444444444");
+    let decliner_email = "account-333333333333@example.com";
+    let orgs_cmd = |args: &[&'static str]| [&["organizations"][..], args].concat();
+
+    assert_eq!(
+        cli.fail(MGMT, &orgs_cmd(&["describe-organization"])).await,
+        Failure::client("AWSOrganizationsNotInUseException")
+    );
+    let v = cli
+        .json(MGMT, &["organizations", "create-organization", "--feature-set", "ALL"])
+        .await;
+    let org = &v["Organization"];
+    assert_eq!(org["MasterAccountId"], MGMT);
+    assert_eq!(org["FeatureSet"], "ALL");
+    assert!(orgs_emulator::state::is_org_id(org["Id"].as_str().unwrap()), "{org}");
+    assert_eq!(
+        cli.fail(MGMT, &orgs_cmd(&["create-organization"])).await,
+        Failure::client("AlreadyInOrganizationException")
+    );
+
+    let invite = |target: String, extra: &[&str]| {
+        let mut args = vec![
+            "organizations".to_string(),
+            "invite-account-to-organization".into(),
+            "--target".into(),
+            target,
+            "--notes".into(),
+            "welcome".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let a = invite(
+        format!("Type=ACCOUNT,Id={joiner}"),
+        &["--tags", "Key=team,Value=billing"],
+    );
+    let h_join = cli.json(MGMT, &refs(&a)).await["Handshake"].clone();
+    assert_eq!(h_join["State"], "OPEN");
+    assert_eq!(h_join["Action"], "INVITE");
+    let h_decline = cli
+        .json(MGMT, &refs(&invite(format!("Type=EMAIL,Id={decliner_email}"), &[])))
+        .await["Handshake"]
+        .clone();
+    assert_eq!(
+        cli.fail(MGMT, &refs(&invite(format!("Type=ACCOUNT,Id={decliner}"), &[])))
+            .await,
+        Failure::client("DuplicateHandshakeException")
+    );
+    let h_cancel = cli
+        .json(MGMT, &refs(&invite(format!("Type=ACCOUNT,Id={canceled}"), &[])))
+        .await["Handshake"]
+        .clone();
+    assert_eq!(
+        cli.fail(
+            MGMT,
+            &refs(&invite(
+                "Type=ACCOUNT,Id=555555555555".into(),
+                &["--tags", "Key=aws:x,Value=y"]
+            ))
+        )
+        .await,
+        Failure::invalid_input("INVALID_SYSTEM_TAGS_PARAMETER")
+    );
+
+    // Pages of 2 (the CLI follows NextToken itself: 2 requests), and filters.
+    emu.control().clear_calls().await.unwrap();
+    let v = cli
+        .json(
+            MGMT,
+            &["organizations", "list-handshakes-for-organization", "--page-size", "2"],
+        )
+        .await;
+    let ids: Vec<_> = v["Handshakes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["Id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [h_join["Id"].clone(), h_decline["Id"].clone(), h_cancel["Id"].clone()]
+    );
+    assert_eq!(
+        emu.control()
+            .calls_for("ListHandshakesForOrganization")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let v = cli
+        .json(
+            MGMT,
+            &[
+                "organizations",
+                "list-handshakes-for-organization",
+                "--filter",
+                "ActionType=INVITE",
+            ],
+        )
+        .await;
+    assert_eq!(v["Handshakes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        cli.fail(
+            MGMT,
+            &orgs_cmd(&[
+                "list-handshakes-for-organization",
+                "--filter",
+                "ParentHandshakeId=h-XXXX"
+            ])
+        )
+        .await,
+        Failure::invalid_input("INVALID_PATTERN")
+    );
+    assert_eq!(
+        cli.fail(
+            MGMT,
+            &orgs_cmd(&[
+                "describe-handshake",
+                "--handshake-id",
+                "h-a123456789012345678901234567890123"
+            ])
+        )
+        .await,
+        Failure::invalid_input("MAX_LENGTH_EXCEEDED")
+    );
+
+    let id_join = h_join["Id"].as_str().unwrap();
+    let v = cli
+        .json(
+            MGMT,
+            &["organizations", "describe-handshake", "--handshake-id", id_join],
+        )
+        .await;
+    assert_eq!(
+        (&v["Handshake"]["Id"], &v["Handshake"]["State"]),
+        (&h_join["Id"], &Value::from("OPEN"))
+    );
+    let v = cli
+        .json(
+            joiner,
+            &["organizations", "accept-handshake", "--handshake-id", id_join],
+        )
+        .await;
+    assert_eq!(v["Handshake"]["State"], "ACCEPTED");
+    let v = cli
+        .json(MGMT, &["organizations", "describe-account", "--account-id", joiner])
+        .await;
+    assert_eq!(v["Account"]["JoinedMethod"], "INVITED");
+    let v = cli
+        .json(
+            MGMT,
+            &["organizations", "list-tags-for-resource", "--resource-id", joiner],
+        )
+        .await;
+    assert_eq!(v["Tags"], serde_json::json!([{"Key": "team", "Value": "billing"}]));
+    let id_decline = h_decline["Id"].as_str().unwrap();
+    assert_eq!(
+        cli.fail(
+            joiner,
+            &["organizations", "accept-handshake", "--handshake-id", id_decline]
+        )
+        .await,
+        Failure::client("HandshakeNotFoundException")
+    );
+    assert_eq!(
+        cli.fail(joiner, &orgs_cmd(&["list-accounts"])).await,
+        Failure::client("AccessDeniedException")
+    );
+
+    let v = cli
+        .json(decliner, &["organizations", "list-handshakes-for-account"])
+        .await;
+    assert_eq!(v["Handshakes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["Handshakes"][0]["Id"], h_decline["Id"]);
+    let v = cli
+        .json(
+            decliner,
+            &["organizations", "decline-handshake", "--handshake-id", id_decline],
+        )
+        .await;
+    assert_eq!(v["Handshake"]["State"], "DECLINED");
+
+    let id_cancel = h_cancel["Id"].as_str().unwrap();
+    let v = cli
+        .json(
+            MGMT,
+            &["organizations", "cancel-handshake", "--handshake-id", id_cancel],
+        )
+        .await;
+    assert_eq!(v["Handshake"]["State"], "CANCELED");
+    assert_eq!(
+        cli.fail(
+            MGMT,
+            &["organizations", "cancel-handshake", "--handshake-id", id_cancel]
+        )
+        .await,
+        Failure::client("HandshakeAlreadyInStateException")
+    );
+
+    assert_eq!(
+        cli.fail(MGMT, &orgs_cmd(&["delete-organization"])).await,
+        Failure::client("OrganizationNotEmptyException")
+    );
+    cli.run(
+        MGMT,
+        &[
+            "organizations",
+            "remove-account-from-organization",
+            "--account-id",
+            joiner,
+        ],
+    )
+    .await;
+    let deleted = cli.run(MGMT, &["organizations", "delete-organization"]).await;
+    assert!(deleted.ok, "{}", deleted.stderr);
+    assert_eq!(
+        cli.fail(MGMT, &orgs_cmd(&["describe-organization"])).await,
+        Failure::client("AWSOrganizationsNotInUseException")
+    );
 }

@@ -48,6 +48,7 @@ pub fn seed() -> Seed {
                 name: "OrganizationAccountAccessRole".into(),
                 path: None,
                 trust_policy: trust_mgmt.clone(),
+                max_session_duration: None,
             })
             .collect(),
     }

@@ -3,11 +3,12 @@
 
 use crate::call::Output;
 use crate::error::AwsError;
-use crate::state::{Caller, Handshake, HandshakeFilter, InviteInput, Page, State, Time};
+use crate::state::{Caller, Handshake, HandshakeFilter, InviteInput, Organization, Page, State, Time};
 use crate::wire;
 use serde_json::{Value, json};
 
-/// Executes one Organizations operation against the model.
+/// Executes one Organizations operation: the input is checked against AWS's model first, then
+/// the operation runs against the emulator's state.
 pub(super) fn execute(
     state: &mut State,
     caller: &Caller,
@@ -15,9 +16,25 @@ pub(super) fn execute(
     input: &Value,
     now: Time,
 ) -> Result<Output, AwsError> {
+    crate::model::validate(op, input)?;
     let me = caller.account_id.as_str();
     match op {
-        "DescribeOrganization" => describe_organization(state, me),
+        "CreateOrganization" => {
+            let org = state.create_organization(me, opt_str(input, "FeatureSet")?, now)?;
+            organization(state, &org)
+        }
+        "DeleteOrganization" => {
+            state.delete_own_organization(me)?;
+            ok(json!({}), None)
+        }
+        "DescribeOrganization" => {
+            let org = state.describe_organization(me)?;
+            organization(state, &org)
+        }
+        "ListRoots" => {
+            let org = state.list_roots(me)?;
+            ok(json!({"Roots": [wire::root_json(&org)]}), None)
+        }
         "InviteAccountToOrganization" => {
             let h = state.invite(me, invite_input(input)?, now)?;
             handshake(&h)
@@ -38,6 +55,18 @@ pub(super) fn execute(
                 with_next_token(json!({"Accounts": Value::Array(items)}), page.next_token),
                 None,
             )
+        }
+        "ListTagsForResource" => {
+            let tags = state.list_tags(me, opt_str(input, "ResourceId")?)?;
+            ok(json!({"Tags": wire::tags_json(&tags)}), None)
+        }
+        "TagResource" => {
+            state.tag_resource(me, opt_str(input, "ResourceId")?, &tags(input)?)?;
+            ok(json!({}), None)
+        }
+        "UntagResource" => {
+            state.untag_resource(me, opt_str(input, "ResourceId")?, &tag_keys(input)?)?;
+            ok(json!({}), None)
         }
         "LeaveOrganization" => {
             state.leave_organization(me)?;
@@ -72,13 +101,12 @@ fn with_next_token(mut v: Value, token: Option<String>) -> Value {
     v
 }
 
-fn describe_organization(state: &State, me: &str) -> Result<Output, AwsError> {
-    let org = state.describe_organization(me)?;
+fn organization(state: &State, org: &Organization) -> Result<Output, AwsError> {
     let email = state
-        .management_account(&org)
+        .management_account(org)
         .map(|a| a.email.clone())
         .unwrap_or_default();
-    ok(json!({"Organization": wire::organization_json(&org, &email)}), None)
+    ok(json!({"Organization": wire::organization_json(org, &email)}), None)
 }
 
 fn list_handshakes(state: &mut State, me: &str, op: &str, input: &Value, now: Time) -> Result<Output, AwsError> {
@@ -160,5 +188,20 @@ fn tags(input: &Value) -> Result<Vec<(String, String)>, AwsError> {
             })
             .collect(),
         Some(_) => Err(ser_err("Tags", "a list")),
+    }
+}
+
+fn tag_keys(input: &Value) -> Result<Vec<String>, AwsError> {
+    match input.get("TagKeys") {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|k| {
+                k.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ser_err("TagKeys", "a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(ser_err("TagKeys", "a list")),
     }
 }

@@ -1,7 +1,8 @@
 //! Handshakes: InviteAccountToOrganization, the OPEN → ACCEPTED | DECLINED | CANCELED |
 //! EXPIRED state machine, DescribeHandshake and the ListHandshakesFor* operations.
 
-use super::validate::{check_handshake_id, check_tags, is_account_id, is_email, paginate};
+use super::tags::check_tags;
+use super::validate::{check_handshake_id, is_account_id, is_email, paginate};
 use super::{
     HANDSHAKE_TTL_DAYS, MAX_NOTES_LEN, MIN_DAILY_INVITATIONS, Organization, Page, State, Time, random_lower_alnum,
 };
@@ -135,14 +136,31 @@ pub struct InviteInput {
 }
 
 impl State {
+    /// Whether `account_id` is the invited party of `h`: by ID, or by its root email (an
+    /// account the seed does not list has the default email, see [`State::email_of`]).
     fn target_matches(&self, h: &Handshake, account_id: &str) -> bool {
         match &h.target {
             Target::Account(id) => id == account_id,
-            Target::Email(e) => self
-                .accounts
-                .get(account_id)
-                .is_some_and(|a| a.email.eq_ignore_ascii_case(e)),
+            Target::Email(e) => self.email_of(account_id).eq_ignore_ascii_case(e),
         }
+    }
+
+    /// The account a target names, if the emulator can tell: the ID, or the account with
+    /// that email.
+    fn target_account(&self, target: &Target) -> Option<String> {
+        match target {
+            Target::Account(id) => Some(id.clone()),
+            Target::Email(e) => self.account_for_email(e),
+        }
+    }
+
+    /// Whether two targets name the same party: the same ID or email, or an ID and the email
+    /// of that account.
+    fn same_party(&self, a: &Target, b: &Target) -> bool {
+        a.id().eq_ignore_ascii_case(b.id())
+            || self
+                .target_account(a)
+                .is_some_and(|x| self.target_account(b).is_some_and(|y| x == y))
     }
 
     /// Invitations counted against the daily limit: sent in the last 24 h and not accepted.
@@ -190,7 +208,9 @@ impl State {
             .values()
             .filter(|h| h.organization_id == org.id && h.state == HandshakeState::Open)
             .collect();
-        if open.iter().any(|h| h.target.id().eq_ignore_ascii_case(target.id())) {
+        // The same account by ID and by its email is one party: AWS's DuplicateHandshakeException
+        // ("the invited account might already have a pending invitation from this organization").
+        if open.iter().any(|h| self.same_party(&h.target, target)) {
             return Err(AwsError::client(
                 "DuplicateHandshakeException",
                 "A handshake with the same action and target already exists.",
@@ -396,6 +416,7 @@ impl State {
             ));
         };
         self.check_can_join(caller, &org)?;
+        self.ensure_account(caller);
         if let Some(a) = self.accounts.get_mut(caller) {
             a.organization_id = Some(org.id.clone());
             a.joined_method = Some("INVITED".into());
@@ -407,13 +428,9 @@ impl State {
 
     /// Whether account `caller` may join `org` now (its current organization, the quota).
     fn check_can_join(&self, caller: &str, org: &Organization) -> Result<(), AwsError> {
-        let Some(acct) = self.accounts.get(caller) else {
-            // Callers the emulator knows nothing about have no account to move.
-            return Err(AwsError::access_denied(format!(
-                "Account {caller} is not known to the emulator."
-            )));
-        };
-        if let Some(current) = acct.organization_id.as_deref() {
+        // An account the seed does not list is a standalone account (see State::ensure_account).
+        let current = self.accounts.get(caller).and_then(|a| a.organization_id.as_deref());
+        if let Some(current) = current {
             if current == org.id {
                 return Err(already_in_an_organization());
             }

@@ -4,16 +4,19 @@
 //!
 //! One module per concern, each adding its own `impl State` block:
 //! [`orgs`] (organizations and accounts), [`handshakes`] (invitations and their state machine),
-//! [`sts_iam`] (callers, roles, AssumeRole) and [`validate`] (input checks and paging).
+//! [`sts_iam`] (callers, roles, AssumeRole), [`tags`] (tags on accounts and the root) and
+//! [`validate`] (input checks and paging).
 
 mod handshakes;
 mod orgs;
 mod sts_iam;
+mod tags;
 mod validate;
 
 pub use handshakes::{Handshake, HandshakeFilter, HandshakeState, InviteInput, Target};
 pub use orgs::{Account, Organization};
 pub use sts_iam::{Caller, Role, Session, parse_role_arn, trust_allows};
+pub use tags::MAX_TAGS_PER_RESOURCE;
 pub use validate::{Page, check_max_results, is_account_id, is_handshake_id, is_org_id};
 
 use crate::seed::{Seed, SeedError};

@@ -38,9 +38,22 @@ pub struct Organization {
     pub feature_set: String,
     /// Account quota.
     pub account_quota: u32,
+    /// The root's ID, `r-` and 4 characters from `[0-9a-z]` (every organization has one root).
+    pub root_id: String,
+    /// Tags on the root.
+    #[serde(default)]
+    pub root_tags: BTreeMap<String, String>,
 }
 
 impl Organization {
+    /// `arn:aws:organizations::<mgmt>:root/<org-id>/<root-id>`.
+    pub fn root_arn(&self) -> String {
+        format!(
+            "arn:aws:organizations::{}:root/{}/{}",
+            self.management_account_id, self.id, self.root_id
+        )
+    }
+
     /// `arn:aws:organizations::<mgmt>:organization/<org-id>`.
     pub fn arn(&self) -> String {
         format!(
@@ -57,16 +70,47 @@ impl State {
         }
         Ok(Account {
             id: a.id.clone(),
-            email: a
-                .email
-                .clone()
-                .unwrap_or_else(|| format!("account-{}@example.com", a.id)),
+            email: a.email.clone().unwrap_or_else(|| default_email(&a.id)),
             name: a.name.clone().unwrap_or_else(|| format!("Account {}", a.id)),
             organization_id: None,
             joined_method: None,
             joined_at: None,
             tags: BTreeMap::new(),
         })
+    }
+
+    /// The account `id`, created as a standalone account with the default email and name if the
+    /// emulator does not know it yet: every 12-digit ID names an account (see README, "Accounts
+    /// the seed does not list"). `None` for IDs that are not 12 digits.
+    pub fn ensure_account(&mut self, id: &str) -> Option<&Account> {
+        if !self.accounts.contains_key(id) {
+            let acct = Self::make_account(&SeedAccount::new(id)).ok()?;
+            self.accounts.insert(id.to_string(), acct);
+        }
+        self.accounts.get(id)
+    }
+
+    /// The root email of account `id`: the known account's, else the default
+    /// `account-<id>@example.com` every unlisted account has.
+    pub fn email_of(&self, id: &str) -> String {
+        self.accounts
+            .get(id)
+            .map(|a| a.email.clone())
+            .unwrap_or_else(|| default_email(id))
+    }
+
+    /// The account whose root email is `email` (case-insensitive): a known account's, or an
+    /// unlisted account's default `account-<id>@example.com`.
+    pub fn account_for_email(&self, email: &str) -> Option<String> {
+        if let Some(a) = self.accounts.values().find(|a| a.email.eq_ignore_ascii_case(email)) {
+            return Some(a.id.clone());
+        }
+        let id = email
+            .to_ascii_lowercase()
+            .strip_prefix("account-")?
+            .strip_suffix("@example.com")?
+            .to_string();
+        (is_account_id(&id) && !self.accounts.contains_key(&id)).then_some(id)
     }
 
     /// Adds a standalone account. Fails if the ID is taken or invalid.
@@ -118,6 +162,8 @@ impl State {
             management_account_id: o.management_account.id.clone(),
             feature_set,
             account_quota: o.account_quota.unwrap_or(DEFAULT_ACCOUNT_QUOTA),
+            root_id: format!("r-{}", random_lower_alnum(4)),
+            root_tags: BTreeMap::new(),
         };
         for a in new_accounts {
             self.accounts.insert(a.id.clone(), a);
@@ -167,6 +213,62 @@ impl State {
             self.default_organization = self.organizations.keys().next().cloned();
         }
         Ok(())
+    }
+
+    /// CreateOrganization: the caller, in no organization, becomes the management account of a
+    /// new one. It joins with JoinedMethod INVITED (the AccountJoinedOrganization event of
+    /// CreateOrganization carries joinedMethod:INVITED, API reference).
+    pub fn create_organization(
+        &mut self,
+        caller: &str,
+        feature_set: Option<&str>,
+        now: Time,
+    ) -> Result<Organization, AwsError> {
+        if self.caller_org(caller).is_ok() {
+            return Err(AwsError::client(
+                "AlreadyInOrganizationException",
+                "This account is already a member of an organization. An account can belong to only one organization at a time.",
+            ));
+        }
+        let feature_set = feature_set.unwrap_or("ALL");
+        if !matches!(feature_set, "ALL" | "CONSOLIDATED_BILLING") {
+            return Err(AwsError::invalid_input(
+                "INVALID_ENUM",
+                format!("You specified an invalid value for FeatureSet: {feature_set}."),
+            ));
+        }
+        let mut id = format!("o-{}", random_lower_alnum(10));
+        while self.organizations.contains_key(&id) {
+            id = format!("o-{}", random_lower_alnum(10));
+        }
+        let org = Organization {
+            id: id.clone(),
+            management_account_id: caller.to_string(),
+            feature_set: feature_set.to_string(),
+            account_quota: DEFAULT_ACCOUNT_QUOTA,
+            root_id: format!("r-{}", random_lower_alnum(4)),
+            root_tags: BTreeMap::new(),
+        };
+        self.ensure_account(caller);
+        if let Some(a) = self.accounts.get_mut(caller) {
+            a.organization_id = Some(id.clone());
+            a.joined_method = Some("INVITED".into());
+            a.joined_at = Some(now);
+        }
+        self.organizations.insert(id.clone(), org.clone());
+        self.default_organization.get_or_insert(id);
+        Ok(org)
+    }
+
+    /// DeleteOrganization (management account only; the organization must have no members).
+    pub fn delete_own_organization(&mut self, caller: &str) -> Result<(), AwsError> {
+        let org = self.caller_managed_org(caller)?.id.clone();
+        self.delete_organization(&org)
+    }
+
+    /// ListRoots (management account only): the organization's one root.
+    pub fn list_roots(&self, caller: &str) -> Result<Organization, AwsError> {
+        self.caller_managed_org(caller).cloned()
     }
 
     /// Members of an organization, management account included, sorted by ID.
@@ -259,6 +361,11 @@ impl State {
         self.detach(id);
         Ok(())
     }
+}
+
+/// The email of an account the seed does not list.
+pub(crate) fn default_email(id: &str) -> String {
+    format!("account-{id}@example.com")
 }
 
 #[cfg(test)]

@@ -23,7 +23,12 @@ pub struct Role {
     pub role_id: String,
     /// Creation time.
     pub created_at: Time,
+    /// The longest session AssumeRole grants, in seconds (IAM: 3600-43200, default 3600).
+    pub max_session_duration: i64,
 }
+
+/// AssumeRole's default DurationSeconds, and a role's default MaxSessionDuration.
+pub const DEFAULT_SESSION_SECONDS: i64 = 3600;
 
 impl Role {
     /// `arn:aws:iam::<acct>:role<path><name>`.
@@ -84,6 +89,14 @@ impl State {
         if !path.ends_with('/') {
             path.push('/');
         }
+        let max_session_duration = r.max_session_duration.unwrap_or(DEFAULT_SESSION_SECONDS);
+        if !(3600..=43200).contains(&max_session_duration) {
+            // IAM's roleMaxSessionDurationType: 3600-43200.
+            return Err(SeedError::Invalid(format!(
+                "role {}: max_session_duration {max_session_duration} is not between 3600 and 43200",
+                r.name
+            )));
+        }
         let role = Role {
             account_id: r.account_id.clone(),
             name: r.name.clone(),
@@ -91,6 +104,7 @@ impl State {
             trust_policy,
             role_id: format!("AROA{}", random_upper_alnum(17)),
             created_at: now,
+            max_session_duration,
         };
         self.roles.insert((r.account_id.clone(), r.name.clone()), role.clone());
         Ok(role)
@@ -138,7 +152,8 @@ impl State {
         })
     }
 
-    /// STS AssumeRole. The role's trust policy must allow the caller's account (see README).
+    /// STS AssumeRole. The role's trust policy must allow the caller's account (see README),
+    /// and DurationSeconds may not exceed the role's MaxSessionDuration.
     pub fn assume_role(
         &mut self,
         caller: &Caller,
@@ -149,44 +164,9 @@ impl State {
         now: Time,
     ) -> Result<Session, AwsError> {
         self.refresh(now);
-        let role_arn = role_arn.ok_or_else(|| {
-            AwsError::query(
-                "MissingParameter",
-                400,
-                "The request must contain the parameter RoleArn",
-            )
-        })?;
-        let session_name = session_name.ok_or_else(|| {
-            AwsError::query(
-                "MissingParameter",
-                400,
-                "The request must contain the parameter RoleSessionName",
-            )
-        })?;
-        if session_name.len() < 2
-            || session_name.len() > 64
-            || !session_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c))
-        {
-            return Err(AwsError::query(
-                "ValidationError",
-                400,
-                format!(
-                    "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-                ),
-            ));
-        }
-        let duration = duration_seconds.unwrap_or(3600);
-        if !(900..=43200).contains(&duration) {
-            return Err(AwsError::query(
-                "ValidationError",
-                400,
-                format!(
-                    "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"
-                ),
-            ));
-        }
+        let role_arn = required_param(role_arn, "RoleArn")?;
+        let session_name = required_param(session_name, "RoleSessionName")?;
+        let duration = check_session_request(session_name, duration_seconds)?;
         let denied = || {
             AwsError::query(
                 "AccessDenied",
@@ -206,6 +186,26 @@ impl State {
             .ok_or_else(denied)?;
         if !trust_allows(&role.trust_policy, &caller.account_id, external_id) {
             return Err(denied());
+        }
+        self.issue_session(&role, session_name, duration, now)
+    }
+
+    /// New temporary credentials for `role`, valid `duration` seconds of emulator time, unless
+    /// `duration` exceeds the role's MaxSessionDuration.
+    fn issue_session(
+        &mut self,
+        role: &Role,
+        session_name: &str,
+        duration: i64,
+        now: Time,
+    ) -> Result<Session, AwsError> {
+        if duration > role.max_session_duration {
+            // STS's answer, as SDKs report it: ValidationError, HTTP 400.
+            return Err(AwsError::query(
+                "ValidationError",
+                400,
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ));
         }
         let session = Session {
             access_key_id: format!("ASIA{}", random_upper_alnum(16)),
@@ -237,6 +237,47 @@ impl State {
                 )
             })
     }
+}
+
+fn required_param<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, AwsError> {
+    value.ok_or_else(|| {
+        AwsError::query(
+            "MissingParameter",
+            400,
+            format!("The request must contain the parameter {name}"),
+        )
+    })
+}
+
+/// The RoleSessionName and DurationSeconds constraints of the STS model (roleSessionNameType:
+/// 2-64 characters of `[\w+=,.@-]`; roleDurationSecondsType: 900-43200, default 3600).
+/// Returns the duration.
+pub(crate) fn check_session_request(session_name: &str, duration_seconds: Option<i64>) -> Result<i64, AwsError> {
+    if session_name.len() < 2
+        || session_name.len() > 64
+        || !session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(c))
+    {
+        return Err(AwsError::query(
+            "ValidationError",
+            400,
+            format!(
+                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+            ),
+        ));
+    }
+    let duration = duration_seconds.unwrap_or(DEFAULT_SESSION_SECONDS);
+    if !(900..=43200).contains(&duration) {
+        return Err(AwsError::query(
+            "ValidationError",
+            400,
+            format!(
+                "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"
+            ),
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses `arn:aws:iam::<acct>:role/<path/><name>` into (account, name).

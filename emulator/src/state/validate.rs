@@ -120,44 +120,6 @@ pub(crate) fn check_account_id(id: Option<&str>) -> Result<&str, AwsError> {
     check_id(id, "AccountId", is_account_id, "^\\d{12}$")
 }
 
-pub(crate) fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
-    if tags.len() > 50 {
-        return Err(AwsError::with_reason(
-            "ConstraintViolationException",
-            "MAX_TAG_LIMIT_EXCEEDED",
-            "You have exceeded the number of tags allowed on this resource.",
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (k, v) in tags {
-        if k.is_empty() {
-            return Err(AwsError::invalid_input(
-                "MIN_LENGTH_EXCEEDED",
-                "Tag keys must be at least 1 character long.",
-            ));
-        }
-        if k.chars().count() > 128 {
-            return Err(AwsError::invalid_input(
-                "MAX_LENGTH_EXCEEDED",
-                "Tag keys can be at most 128 characters long.",
-            ));
-        }
-        if v.chars().count() > 256 {
-            return Err(AwsError::invalid_input(
-                "MAX_LENGTH_EXCEEDED",
-                "Tag values can be at most 256 characters long.",
-            ));
-        }
-        if !seen.insert(k.as_str()) {
-            return Err(AwsError::invalid_input(
-                "DUPLICATE_TAG_KEY",
-                format!("Tag key {k} is duplicated."),
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,22 +138,5 @@ mod tests {
             Some(("123456789012", "Name"))
         );
         assert_eq!(parse_role_arn("arn:aws:iam::123:role/Name"), None);
-    }
-
-    #[test]
-    fn tags_are_validated() {
-        assert!(check_tags(&[("a".into(), "b".into())]).is_ok());
-        assert_eq!(
-            check_tags(&[("a".into(), "b".into()), ("a".into(), "c".into())])
-                .unwrap_err()
-                .reason,
-            Some("DUPLICATE_TAG_KEY")
-        );
-        assert_eq!(
-            check_tags(&[("k".repeat(129), String::new())]).unwrap_err().reason,
-            Some("MAX_LENGTH_EXCEEDED")
-        );
-        let many: Vec<_> = (0..51).map(|i| (format!("k{i}"), String::new())).collect();
-        assert_eq!(check_tags(&many).unwrap_err().code, "ConstraintViolationException");
     }
 }

@@ -57,6 +57,7 @@ pub fn seed() -> Seed {
                     "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}
                 }]
             }),
+            max_session_duration: None,
         }],
     }
 }
@@ -123,4 +124,58 @@ pub async fn invite(c: &aws_sdk_organizations::Client, account: &str) -> String 
         .await
         .unwrap();
     out.handshake.unwrap().id.unwrap()
+}
+
+/// How an AWS call failed, as the Rust SDK reports it: the error code the SDK parsed, the
+/// `Reason` member of the response body (exceptions that have one) and the HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub reason: Option<String>,
+    pub status: u16,
+}
+
+impl Failure {
+    /// A failure with `code`, no reason and HTTP 400.
+    pub fn client(code: &str) -> Self {
+        Self {
+            code: code.into(),
+            reason: None,
+            status: 400,
+        }
+    }
+
+    /// An `InvalidInputException` with `reason` (HTTP 400).
+    pub fn invalid_input(reason: &str) -> Self {
+        Self {
+            code: "InvalidInputException".into(),
+            reason: Some(reason.into()),
+            status: 400,
+        }
+    }
+}
+
+/// The failure of `result`; panics if it succeeded.
+pub fn failure<T: std::fmt::Debug, E>(
+    result: Result<T, aws_sdk_organizations::error::SdkError<E, aws_sdk_organizations::config::http::HttpResponse>>,
+) -> Failure
+where
+    E: aws_sdk_organizations::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    let e = match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e,
+    };
+    let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let reason = e
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("Reason").and_then(|r| r.as_str()).map(str::to_string));
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .unwrap_or_else(|| panic!("not a service error: {e:?}"))
+        .to_string();
+    Failure { code, reason, status }
 }
