@@ -8,7 +8,8 @@ use crate::wire;
 use serde_json::{Value, json};
 
 /// Executes one Organizations operation: the input is checked against AWS's model first, then
-/// the operation runs against the emulator's state.
+/// the operation runs against the emulator's state. Operations are grouped by concern, as the
+/// state is: the organization and its accounts, handshakes, tags.
 pub(super) fn execute(
     state: &mut State,
     caller: &Caller,
@@ -18,6 +19,21 @@ pub(super) fn execute(
 ) -> Result<Output, AwsError> {
     crate::model::validate(op, input)?;
     let me = caller.account_id.as_str();
+    match op {
+        "InviteAccountToOrganization"
+        | "DescribeHandshake"
+        | "AcceptHandshake"
+        | "DeclineHandshake"
+        | "CancelHandshake"
+        | "ListHandshakesForOrganization"
+        | "ListHandshakesForAccount" => handshake_operation(state, me, op, input, now),
+        "ListTagsForResource" | "TagResource" | "UntagResource" => tag_operation(state, me, op, input),
+        _ => organization_operation(state, me, op, input, now),
+    }
+}
+
+/// The organization and its accounts.
+fn organization_operation(state: &mut State, me: &str, op: &str, input: &Value, now: Time) -> Result<Output, AwsError> {
     match op {
         "CreateOrganization" => {
             let org = state.create_organization(me, opt_str(input, "FeatureSet")?, now)?;
@@ -35,15 +51,6 @@ pub(super) fn execute(
             let org = state.list_roots(me)?;
             ok(json!({"Roots": [wire::root_json(&org)]}), None)
         }
-        "InviteAccountToOrganization" => {
-            let h = state.invite(me, invite_input(input)?, now)?;
-            handshake(&h)
-        }
-        "DescribeHandshake" => handshake(&state.describe_handshake(me, opt_str(input, "HandshakeId")?, now)?),
-        "AcceptHandshake" => handshake(&state.accept_handshake(me, opt_str(input, "HandshakeId")?, now)?),
-        "DeclineHandshake" => handshake(&state.decline_handshake(me, opt_str(input, "HandshakeId")?, now)?),
-        "CancelHandshake" => handshake(&state.cancel_handshake(me, opt_str(input, "HandshakeId")?, now)?),
-        "ListHandshakesForOrganization" | "ListHandshakesForAccount" => list_handshakes(state, me, op, input, now),
         "DescribeAccount" => {
             let (a, org) = state.describe_account(me, opt_str(input, "AccountId")?)?;
             ok(json!({"Account": wire::account_json(&a, &org)}), None)
@@ -55,18 +62,6 @@ pub(super) fn execute(
                 with_next_token(json!({"Accounts": Value::Array(items)}), page.next_token),
                 None,
             )
-        }
-        "ListTagsForResource" => {
-            let tags = state.list_tags(me, opt_str(input, "ResourceId")?)?;
-            ok(json!({"Tags": wire::tags_json(&tags)}), None)
-        }
-        "TagResource" => {
-            state.tag_resource(me, opt_str(input, "ResourceId")?, &tags(input)?)?;
-            ok(json!({}), None)
-        }
-        "UntagResource" => {
-            state.untag_resource(me, opt_str(input, "ResourceId")?, &tag_keys(input)?)?;
-            ok(json!({}), None)
         }
         "LeaveOrganization" => {
             state.leave_organization(me)?;
@@ -80,6 +75,43 @@ pub(super) fn execute(
             "UnknownOperationException",
             format!("The operation {other} is not implemented by orgs-emulator."),
         )),
+    }
+}
+
+/// Invitations and their state machine.
+fn handshake_operation(state: &mut State, me: &str, op: &str, input: &Value, now: Time) -> Result<Output, AwsError> {
+    if op == "InviteAccountToOrganization" {
+        return handshake(&state.invite(me, invite_input(input)?, now)?);
+    }
+    if op.starts_with("ListHandshakesFor") {
+        return list_handshakes(state, me, op, input, now);
+    }
+    let id = opt_str(input, "HandshakeId")?;
+    let h = match op {
+        "DescribeHandshake" => state.describe_handshake(me, id, now)?,
+        "AcceptHandshake" => state.accept_handshake(me, id, now)?,
+        "DeclineHandshake" => state.decline_handshake(me, id, now)?,
+        _ => state.cancel_handshake(me, id, now)?,
+    };
+    handshake(&h)
+}
+
+/// Tags on accounts and the root.
+fn tag_operation(state: &mut State, me: &str, op: &str, input: &Value) -> Result<Output, AwsError> {
+    let resource = opt_str(input, "ResourceId")?;
+    match op {
+        "ListTagsForResource" => {
+            let tags = state.list_tags(me, resource)?;
+            ok(json!({"Tags": wire::tags_json(&tags)}), None)
+        }
+        "TagResource" => {
+            state.tag_resource(me, resource, &tags(input)?)?;
+            ok(json!({}), None)
+        }
+        _ => {
+            state.untag_resource(me, resource, &tag_keys(input)?)?;
+            ok(json!({}), None)
+        }
     }
 }
 
