@@ -10,6 +10,8 @@
 //! the 900 beyond are sent up front through the AWS SDK, as an earlier run would have left
 //! them, and the operator adopts them. Either way each ends Invited with its handshake OPEN.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +45,7 @@ async fn main() {
     let intervals = env_u64("STEADY_STATE_INTERVALS", 6) as u32;
     aws_invite_operator::runtime::install_crypto_provider();
     // SAFETY: set before any other thread reads the environment.
+    #[allow(unsafe_code)]
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", MGMT);
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator");

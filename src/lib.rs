@@ -1,4 +1,7 @@
 //! aws-invite-operator: brings existing AWS accounts into an AWS Organization.
+
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod aws;
 pub mod controller;

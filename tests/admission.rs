@@ -1,6 +1,8 @@
 //! The CRDs on a real kube-apiserver: installed as structural, examples accepted as users
 //! apply them, bad input rejected at admission with a message that names the field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,7 @@
 //! The AWS layer against the in-process orgs-emulator, with the real AWS SDK clients.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use aws_invite_operator::api::BillingProfileSpec;
 use aws_invite_operator::aws::{
     AwsCallObserver, ErrorClass, HandshakeObserver, HandshakeState, IamCheck, ProfileClients, StaticKeys,

@@ -12,6 +12,8 @@
 //! - every annotation constant in `src/api` appears in `docs/usage.md`;
 //! - every AWS action the operator calls appears in the IAM policy of `docs/install.md`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

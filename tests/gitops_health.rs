@@ -5,6 +5,8 @@
 //! (`integrations/argocd/*.lua`, in gopher-lua as Argo CD runs them) and compares both with the
 //! expectations written here.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::path::{Path, PathBuf};

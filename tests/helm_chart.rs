@@ -14,6 +14,8 @@
 //! `cargo test --test helm_chart` works. If helm cannot be had these tests fail: they are never
 //! skipped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod helm;
 
 use std::collections::{BTreeMap, BTreeSet};

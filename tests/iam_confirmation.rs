@@ -10,6 +10,8 @@
 //! (user or service account) of the request"); custom verbs in RBAC rules,
 //! https://kubernetes.io/docs/reference/access-authn-authz/authorization/#determine-the-request-verb
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod helm;
 mod support;
 

@@ -2,6 +2,8 @@
 //! kube-apiserver, the orgs-emulator's IAM GetRole returning the seeded trust policy, the
 //! controllers in-process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use aws_invite_operator::api::InvitePhase;

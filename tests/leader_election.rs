@@ -1,6 +1,8 @@
 //! Leader election on a real kube-apiserver: one leader among candidates, fast hand-over on
 //! release, loss reported when another holder takes the Lease.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::time::Duration;
 
 use aws_invite_operator::runtime::install_crypto_provider;

@@ -8,6 +8,8 @@
 //! RBAC nonResourceURLs, https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources .
 //! Bearer scheme and 401 + `WWW-Authenticate: Bearer`: RFC 6750 section 3.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod helm;
 
 use std::net::SocketAddr;

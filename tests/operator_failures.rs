@@ -2,6 +2,8 @@
 //! account belongs to another organization, the profile's credentials are wrong. Real
 //! kube-apiserver, orgs-emulator over the real AWS wire protocols, controllers in-process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::time::Duration;

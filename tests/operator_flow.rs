@@ -2,6 +2,8 @@
 //! protocols, the controllers in-process. Each test asserts conditions, phase, events and
 //! the emulator's call log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! write, and two replicas at once. Exactly one invitation per invite, proven by the
 //! emulator's state and call log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::path::PathBuf;

@@ -5,6 +5,8 @@
 //! [`RunningEmulator::url`], and drive the other side (the invited account, the clock,
 //! faults) with [`ControlClient`]. See README.md for the wire-level details.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 mod call;
 pub mod client;

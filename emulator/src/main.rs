@@ -1,5 +1,7 @@
 //! `orgs-emulator --listen 127.0.0.1:PORT [--seed FILE]`.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use orgs_emulator::{Emulator, EmulatorConfig, ModelOptions, Seed};
 use std::net::SocketAddr;

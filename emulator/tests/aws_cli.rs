@@ -2,6 +2,8 @@
 //! subprocess. CI installs it with `pip install awscli` (hack/prereqs.sh). Set
 //! `ORGS_EMULATOR_SKIP_AWS_CLI=1` to skip on machines without it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

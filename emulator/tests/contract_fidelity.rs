@@ -4,6 +4,8 @@
 //! per account, and a call log that records what AWS did. Each test cites its source; the
 //! model is botocore's `botocore/data/organizations/2016-11-28/service-2.json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use aws_sdk_organizations::types::{

@@ -1,6 +1,8 @@
 //! Contract tests: STS/IAM with the real SDKs, faults, the call log, rate limits and bad
 //! requests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use aws_sdk_iam::operation::get_role::GetRoleError;

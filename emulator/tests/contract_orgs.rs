@@ -1,5 +1,7 @@
 //! Contract tests: the real aws-sdk-organizations client against the emulator.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use aws_sdk_organizations::error::ProvideErrorMetadata;

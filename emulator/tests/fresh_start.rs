@@ -8,6 +8,8 @@
 //! Every modeled Organizations error is HTTP 400: the model gives them no `httpError` code, so
 //! awsJson1_1's client-error default applies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use aws_sdk_organizations::types::{

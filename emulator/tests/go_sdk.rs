@@ -4,6 +4,8 @@
 //! The Go modules come from the Go module proxy (go.mod/go.sum are committed and complete);
 //! the emulator listens on 127.0.0.1.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Property tests of the pure handshake state machine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use chrono::{TimeDelta, TimeZone, Utc};
 use orgs_emulator::seed::{Seed, SeedAccount, SeedOrganization};
 use orgs_emulator::state::{HandshakeFilter, HandshakeState, InviteInput, ModelOptions, State, Time};

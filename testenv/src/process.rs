@@ -81,6 +81,7 @@ impl ManagedChild {
         // async-signal-safe functions may be called. It calls just prctl(2) and getppid(2), and
         // builds its errors with `io::Error::last_os_error`/`from_raw_os_error`, which do not
         // allocate. The getppid check closes the race in which the parent died before prctl.
+        #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) == -1 {

@@ -1,5 +1,7 @@
 //! Real tests against real etcd + kube-apiserver processes (no mocks).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};

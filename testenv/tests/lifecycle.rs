@@ -2,6 +2,8 @@
 //! test process even when no destructor runs, survives the thread that started it, and a
 //! failed start reports the log and leaves nothing behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
