@@ -6,6 +6,7 @@ pub mod api;
 pub mod aws;
 pub mod controller;
 pub mod handshake;
+pub mod reason;
 pub mod reconcile;
 pub mod runtime;
 pub mod telemetry;

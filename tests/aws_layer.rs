@@ -7,6 +7,7 @@ use aws_invite_operator::aws::{
     AwsCallObserver, ErrorClass, HandshakeObserver, HandshakeState, IamCheck, ProfileClients, StaticKeys,
     spawn_profile_poller, verify_member_role,
 };
+use aws_invite_operator::reason::Reason;
 use jiff::Timestamp;
 use orgs_emulator::{
     ControlClient, Emulator, EmulatorConfig, Fault, FaultKind, RunningEmulator, Seed, SeedAccount, SeedOrganization,
@@ -331,7 +332,7 @@ async fn invitation_errors_are_classified() {
     assert_eq!(
         err.class(),
         ErrorClass::Quota {
-            reason: "AccountLimitExceeded"
+            reason: Reason::AccountLimitExceeded
         }
     );
     assert_eq!(err.reason(), "AccountLimitExceeded");
@@ -378,7 +379,7 @@ async fn non_management_credentials_are_profile_errors() {
         .expect_err("denied");
     assert_eq!(err.reason(), "AccessDenied");
     let view = observer.view("p").expect("view");
-    assert_eq!(view.last_error.map(|e| e.reason), Some("AccessDenied"));
+    assert_eq!(view.last_error.map(|e| e.reason.as_str()), Some("AccessDenied"));
     assert!(!observer.is_synced("p"));
 }
 
@@ -640,7 +641,6 @@ async fn poller_wakes_changed_accounts_and_stops() {
         move |changed| {
             let _ = tx.send(changed);
         },
-        |_| {},
     );
     let h = clients
         .invite_account(STANDALONE, None, &BTreeMap::new())

@@ -401,3 +401,52 @@ async fn resend_after_cancels_an_unanswered_invitation_and_sends_a_new_one() {
     h.wait_events("nudge", &["ReInvited"]).await;
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_spec_edit_of_a_ready_invite_moves_every_condition_to_the_new_generation() {
+    let h = Harness::start().await;
+    h.create_profile(json!({})).await;
+    h.create_invite("member", MEMBER, json!({})).await;
+    let ready = h.wait_phase("member", InvitePhase::Ready).await;
+    assert_eq!(ready.metadata.generation, Some(1));
+
+    // A new note: generation 2. `kubectl wait --for=condition=AccountJoined` only counts a
+    // condition of the current generation, so every condition must move to it.
+    h.invites()
+        .patch(
+            "member",
+            &patch_params(),
+            &Patch::Merge(json!({"spec": {"notes": "billing contact changed"}})),
+        )
+        .await
+        .expect("edit");
+    let edited = h
+        .wait_invite("member", "Ready at generation 2", |i| {
+            i.status
+                .as_ref()
+                .is_some_and(|s| s.observed_generation == Some(2) && s.phase == Some(InvitePhase::Ready))
+        })
+        .await;
+    assert_eq!(edited.metadata.generation, Some(2));
+    let conditions = edited.status.as_ref().map(|s| s.conditions.clone()).unwrap_or_default();
+    assert_eq!(conditions.len(), 6, "{conditions:?}");
+    for c in &conditions {
+        assert_eq!(c.observed_generation, Some(2), "{c:?}");
+    }
+    assert_eq!(condition(&edited, "AccountJoined").map(|c| c.0), Some("True".into()));
+
+    // Every write names its field manager; the operator's finalizer patch names the operator.
+    let managed = edited.metadata.managed_fields.clone().unwrap_or_default();
+    let managers: Vec<String> = managed.iter().map(|f| f.manager.clone().unwrap_or_default()).collect();
+    assert!(managers.iter().all(|m| !m.is_empty() && m != "unknown"), "{managers:?}");
+    let finalizer_owner = managed
+        .iter()
+        .find(|f| {
+            f.fields_v1
+                .as_ref()
+                .is_some_and(|v| v.0.to_string().contains("f:finalizers"))
+        })
+        .and_then(|f| f.manager.clone());
+    assert_eq!(finalizer_owner.as_deref(), Some("aws-invite-operator"), "{managers:?}");
+    h.stop().await;
+}

@@ -18,6 +18,12 @@ pub const IAM_ACCESS_CONFIRMED_ANNOTATION: &str = "awsinvite.io/iam-access-confi
 /// ValidatingAdmissionPolicy admits it only from a user granted the `confirm-iam-access` verb and
 /// only when it equals that user's `request.userInfo.username` (docs/usage.md, "The IAM access step").
 pub const IAM_ACCESS_CONFIRMED_BY_ANNOTATION: &str = "awsinvite.io/iam-access-confirmed-by";
+/// Every annotation the operator reads (docs/usage.md explains each).
+pub const ANNOTATIONS: [&str; 3] = [
+    REINVITE_ANNOTATION,
+    IAM_ACCESS_CONFIRMED_ANNOTATION,
+    IAM_ACCESS_CONFIRMED_BY_ANNOTATION,
+];
 /// The floor between two invitations for the same invite, whatever asks for the second.
 pub const MIN_REINVITE_INTERVAL_SECS: u64 = 5 * 60;
 /// Default for `spec.reinvite.maxAttempts`.

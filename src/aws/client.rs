@@ -1,10 +1,11 @@
 //! Per-profile AWS clients: region, endpoint override, credentials (static keys, the default
 //! chain, optionally an assumed role), retries and timeouts.
 
-use super::calls::{AwsCallObserver, NoopObserver, outcome};
+use super::calls::{AwsAction, AwsCallObserver, NoopObserver, outcome};
 use super::error::{AwsError, ErrorClass};
 use super::rate_limit::RateLimiter;
 use crate::api::BillingProfileSpec;
+use crate::reason::Reason;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -131,7 +132,7 @@ impl ProfileClients {
             AwsError::local(
                 "LoadCredentials",
                 ErrorClass::Profile,
-                "CredentialsUnavailable",
+                Reason::CredentialsUnavailable,
                 "no credentials provider is configured",
             )
         })?;
@@ -189,8 +190,11 @@ impl ProfileClients {
         session_name: &str,
         external_id: Option<&str>,
     ) -> Result<Credentials, AwsError> {
-        self.metered("AssumeRole", assume(&self.sts, role_arn, session_name, external_id))
-            .await
+        self.metered(
+            AwsAction::AssumeRole.name(),
+            assume(&self.sts, role_arn, session_name, external_id),
+        )
+        .await
     }
 
     /// Waits for the rate limiter, runs `call`, and records its outcome with the observer:
@@ -230,12 +234,12 @@ async fn assume(
         .set_external_id(external_id.map(str::to_owned))
         .send()
         .await
-        .map_err(|e| AwsError::from_sdk("AssumeRole", e, |_| None))?;
+        .map_err(|e| AwsError::from_sdk(AwsAction::AssumeRole.name(), e, |_| None))?;
     let c = out.credentials().ok_or_else(|| {
         AwsError::local(
-            "AssumeRole",
+            AwsAction::AssumeRole.name(),
             ErrorClass::Retryable,
-            "AwsUnavailable",
+            Reason::AwsUnavailable,
             "AssumeRole returned no credentials",
         )
     })?;

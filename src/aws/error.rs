@@ -15,6 +15,8 @@ use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use std::error::Error as StdError;
 use std::fmt;
 
+use crate::reason::Reason;
+
 /// What the reconciler should do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
@@ -26,7 +28,7 @@ pub enum ErrorClass {
     /// `QuotaExhausted` or `AccountLimitExceeded`: queue (daily quota) or stall until the quota rises.
     Quota {
         /// `QuotaExhausted` or `AccountLimitExceeded`.
-        reason: &'static str,
+        reason: Reason,
     },
     /// Nothing will progress for this spec without a change (invalid input, account not found,
     /// already in an organization, ...): the invite is Stalled.
@@ -67,10 +69,10 @@ pub struct Classification {
     /// What to do.
     pub class: ErrorClass,
     /// Stable CamelCase reason.
-    pub reason: &'static str,
+    pub reason: Reason,
 }
 
-const fn c(class: ErrorClass, reason: &'static str) -> Classification {
+const fn c(class: ErrorClass, reason: Reason) -> Classification {
     Classification { class, reason }
 }
 
@@ -85,11 +87,12 @@ pub fn classify(
     transport: Option<Transport>,
 ) -> Classification {
     use ErrorClass::*;
+    use Reason as R;
     if let Some(t) = transport {
         return match t {
-            Transport::Network | Transport::Timeout => c(Retryable, "AwsUnavailable"),
-            Transport::Construction => c(Terminal, "InvalidInput"),
-            Transport::Credentials => c(Profile, "CredentialsUnavailable"),
+            Transport::Network | Transport::Timeout => c(Retryable, R::AwsUnavailable),
+            Transport::Construction => c(Terminal, R::InvalidInput),
+            Transport::Credentials => c(Profile, R::CredentialsUnavailable),
         };
     }
     match code.unwrap_or("") {
@@ -102,7 +105,7 @@ pub fn classify(
         | "RequestThrottledException"
         | "SlowDown"
         | "PriorRequestNotComplete"
-        | "TransactionInProgressException" => c(Retryable, "Throttled"),
+        | "TransactionInProgressException" => c(Retryable, R::Throttled),
         "ServiceException"
         | "InternalFailure"
         | "InternalError"
@@ -110,40 +113,40 @@ pub fn classify(
         | "ServiceUnavailable"
         | "ServiceUnavailableException"
         | "RequestTimeout"
-        | "RequestTimeoutException" => c(Retryable, "AwsUnavailable"),
-        "ConcurrentModificationException" => c(Retryable, "ConcurrentModification"),
-        "DuplicateHandshakeException" => c(Retryable, "DuplicateHandshake"),
+        | "RequestTimeoutException" => c(Retryable, R::AwsUnavailable),
+        "ConcurrentModificationException" => c(Retryable, R::ConcurrentModification),
+        "DuplicateHandshakeException" => c(Retryable, R::DuplicateHandshake),
         "HandshakeConstraintViolationException" => match aws_reason.unwrap_or("") {
             "HANDSHAKE_RATE_LIMIT_EXCEEDED" => c(
                 Quota {
-                    reason: "QuotaExhausted",
+                    reason: R::QuotaExhausted,
                 },
-                "QuotaExhausted",
+                R::QuotaExhausted,
             ),
             "ACCOUNT_NUMBER_LIMIT_EXCEEDED" => c(
                 Quota {
-                    reason: "AccountLimitExceeded",
+                    reason: R::AccountLimitExceeded,
                 },
-                "AccountLimitExceeded",
+                R::AccountLimitExceeded,
             ),
-            "ALREADY_IN_AN_ORGANIZATION" => c(Terminal, "AlreadyInOrganization"),
-            "ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD" => c(Terminal, "DifferentSellerOfRecord"),
-            "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED" => c(Retryable, "MembershipChangeRateLimited"),
+            "ALREADY_IN_AN_ORGANIZATION" => c(Terminal, R::AlreadyInOrganization),
+            "ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD" => c(Terminal, R::DifferentSellerOfRecord),
+            "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED" => c(Retryable, R::MembershipChangeRateLimited),
             "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES" | "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION" => {
-                c(Retryable, "EnableAllFeaturesInProgress")
+                c(Retryable, R::EnableAllFeaturesInProgress)
             }
-            "PAYMENT_INSTRUMENT_REQUIRED" => c(Profile, "PaymentInstrumentRequired"),
+            "PAYMENT_INSTRUMENT_REQUIRED" => c(Profile, R::PaymentInstrumentRequired),
             "MANAGEMENT_ACCOUNT_EMAIL_NOT_VERIFIED" | "MASTER_ACCOUNT_EMAIL_NOT_VERIFIED" => {
-                c(Profile, "ManagementEmailNotVerified")
+                c(Profile, R::ManagementEmailNotVerified)
             }
-            _ => c(Terminal, "HandshakeConstraintViolation"),
+            _ => c(Terminal, R::HandshakeConstraintViolation),
         },
-        "MasterCannotLeaveOrganizationException" => c(Terminal, "ManagementAccountOfAnotherOrganization"),
-        "HandshakeNotFoundException" => c(Terminal, "HandshakeNotFound"),
-        "InvalidHandshakeTransitionException" => c(Terminal, "InvalidHandshakeTransition"),
-        "HandshakeAlreadyInStateException" => c(Terminal, "HandshakeAlreadyInState"),
-        "AccountNotFoundException" => c(Terminal, "AccountNotFound"),
-        "NoSuchEntity" | "NoSuchEntityException" => c(Terminal, "RoleNotFound"),
+        "MasterCannotLeaveOrganizationException" => c(Terminal, R::ManagementAccountOfAnotherOrganization),
+        "HandshakeNotFoundException" => c(Terminal, R::HandshakeNotFound),
+        "InvalidHandshakeTransitionException" => c(Terminal, R::InvalidHandshakeTransition),
+        "HandshakeAlreadyInStateException" => c(Terminal, R::HandshakeAlreadyInState),
+        "AccountNotFoundException" => c(Terminal, R::AccountNotFound),
+        "NoSuchEntity" | "NoSuchEntityException" => c(Terminal, R::RoleNotFound),
         "InvalidInputException"
         | "ValidationError"
         | "ValidationException"
@@ -152,10 +155,10 @@ pub fn classify(
         | "InvalidParameterCombination"
         | "ConstraintViolationException"
         | "MalformedPolicyDocument"
-        | "PackedPolicyTooLarge" => c(Terminal, "InvalidInput"),
-        "AccessDeniedException" | "AccessDenied" | "AccessDeniedForDependencyException" => c(Profile, "AccessDenied"),
-        "AWSOrganizationsNotInUseException" => c(Profile, "OrganizationsNotInUse"),
-        "AccountOwnerNotVerifiedException" => c(Profile, "ManagementEmailNotVerified"),
+        | "PackedPolicyTooLarge" => c(Terminal, R::InvalidInput),
+        "AccessDeniedException" | "AccessDenied" | "AccessDeniedForDependencyException" => c(Profile, R::AccessDenied),
+        "AWSOrganizationsNotInUseException" => c(Profile, R::OrganizationsNotInUse),
+        "AccountOwnerNotVerifiedException" => c(Profile, R::ManagementEmailNotVerified),
         "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "SignatureDoesNotMatch"
@@ -164,16 +167,16 @@ pub fn classify(
         | "MissingAuthenticationToken"
         | "AuthFailure"
         | "InvalidAccessKeyId"
-        | "NotAuthorized" => c(Profile, "InvalidCredentials"),
+        | "NotAuthorized" => c(Profile, R::InvalidCredentials),
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "TokenRefreshRequired" => {
-            c(Profile, "ExpiredCredentials")
+            c(Profile, R::ExpiredCredentials)
         }
-        "RegionDisabledException" => c(Profile, "RegionDisabled"),
+        "RegionDisabledException" => c(Profile, R::RegionDisabled),
         _ => match http_status {
-            Some(s) if s >= 500 => c(Retryable, "AwsUnavailable"),
-            Some(429) => c(Retryable, "Throttled"),
-            Some(401) | Some(403) => c(Profile, "AccessDenied"),
-            _ => c(Terminal, "AwsRequestFailed"),
+            Some(s) if s >= 500 => c(Retryable, R::AwsUnavailable),
+            Some(429) => c(Retryable, R::Throttled),
+            Some(401) | Some(403) => c(Profile, R::AccessDenied),
+            _ => c(Terminal, R::AwsRequestFailed),
         },
     }
 }
@@ -184,7 +187,7 @@ pub fn classify(
 pub struct AwsError {
     operation: &'static str,
     class: ErrorClass,
-    reason: &'static str,
+    reason: Reason,
     code: Option<Box<str>>,
     aws_reason: Option<Box<str>>,
     aws_message: Option<Box<str>>,
@@ -214,7 +217,7 @@ impl AwsError {
     }
 
     /// An error raised by this layer itself (not by AWS), with an explicit class and reason.
-    pub fn local(operation: &'static str, class: ErrorClass, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn local(operation: &'static str, class: ErrorClass, reason: Reason, message: impl Into<String>) -> Self {
         Self {
             operation,
             class,
@@ -337,7 +340,7 @@ impl AwsError {
     }
 
     /// Stable CamelCase reason for conditions, e.g. `Throttled`, `AlreadyInOrganization`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         self.reason
     }
 
@@ -368,22 +371,22 @@ impl AwsError {
 
     /// Whether this is DuplicateHandshakeException: an open invitation to this account already
     /// exists. Never an error for the user: adopt the open handshake (docs/architecture.md,
-    /// "Exactly-once").
+    /// "Exactly-once argument").
     pub fn is_duplicate_handshake(&self) -> bool {
-        self.reason == "DuplicateHandshake"
+        self.reason == Reason::DuplicateHandshake
     }
 
     /// Whether the handshake no longer exists or has already ended (safe to treat a cancel as done).
     pub fn is_handshake_gone(&self) -> bool {
         matches!(
             self.reason,
-            "HandshakeNotFound" | "InvalidHandshakeTransition" | "HandshakeAlreadyInState"
+            Reason::HandshakeNotFound | Reason::InvalidHandshakeTransition | Reason::HandshakeAlreadyInState
         )
     }
 
     /// What happened and what to do, for `kubectl describe`.
     pub fn message(&self) -> String {
-        let advice = advice(self.reason);
+        let advice = self.reason.advice();
         let aws = match (&self.code, &self.aws_message) {
             (Some(code), Some(m)) => format!(" (AWS {} {code}: {m})", self.operation),
             (Some(code), None) => format!(" (AWS {} {code})", self.operation),
@@ -391,79 +394,6 @@ impl AwsError {
             (None, None) => format!(" ({})", self.operation),
         };
         format!("{advice}{aws}")
-    }
-}
-
-/// The fixed, human explanation of each reason.
-fn advice(reason: &str) -> &'static str {
-    match reason {
-        "AwsUnavailable" => {
-            "AWS could not be reached or answered with a server error; the operator retries with backoff."
-        }
-        "Throttled" => "AWS throttled the request; the operator retries with backoff.",
-        "ConcurrentModification" => {
-            "AWS reported a concurrent change to the organization; the operator retries with backoff."
-        }
-        "DuplicateHandshake" => {
-            "An open invitation to this account from this organization already exists; the operator adopts it instead of sending another."
-        }
-        "MembershipChangeRateLimited" => {
-            "The invited account changed organizations too often recently; AWS refuses new invitations for a while. The operator retries with backoff."
-        }
-        "EnableAllFeaturesInProgress" => {
-            "The organization is migrating to all features, during which AWS does not allow invitations; the operator retries when it has finished."
-        }
-        "QuotaExhausted" => {
-            "The organization has sent as many invitations as AWS allows in 24 hours (max(20, account quota); accepted invitations are not counted). The invitation waits until the oldest ones fall out of the 24-hour window."
-        }
-        "AccountLimitExceeded" => {
-            "The organization has reached its account quota (members plus open invitations). Cancel unneeded open invitations, remove accounts, or ask AWS Support (Service Quotas, AWS Organizations) to raise the quota."
-        }
-        "AlreadyInOrganization" => {
-            "The account is already a member of another AWS organization. Its owner must first leave that organization (in the AWS Organizations console of the account: Leave organization; or have the other organization's management account remove it), then the invitation can be accepted."
-        }
-        "ManagementAccountOfAnotherOrganization" => {
-            "The account is the management account of its own AWS organization and cannot join another one. Its owner must first remove all member accounts from that organization (AWS Organizations console: select each account, Remove), then delete the organization (Settings: Delete organization), and then accept the invitation."
-        }
-        "DifferentSellerOfRecord" => {
-            "The account and this organization have different AWS sellers of record (e.g. AWS Inc. and AWS Europe or AISPL); AWS does not allow the invitation. Contact AWS Support."
-        }
-        "HandshakeConstraintViolation" => "AWS refused the invitation because of an organization constraint.",
-        "HandshakeNotFound" => {
-            "AWS does not know this handshake (it may be older than 30 days or belong to another organization)."
-        }
-        "InvalidHandshakeTransition" => "The handshake has already ended, so it cannot change state any more.",
-        "HandshakeAlreadyInState" => "The handshake is already in the requested state.",
-        "AccountNotFound" => {
-            "AWS reports no such account in this organization; check that the 12-digit account ID is correct."
-        }
-        "RoleNotFound" => "The IAM role does not exist in the account.",
-        "InvalidInput" => {
-            "AWS rejected the request as invalid; check the spec (account ID, notes at most 1024 characters, tags)."
-        }
-        "AccessDenied" => {
-            "The profile's credentials are not allowed to do this. They must belong to the organization's management account (or a role in it) with the organizations:* permissions the operator needs."
-        }
-        "OrganizationsNotInUse" => {
-            "The profile's credentials belong to an account that is not in an AWS organization. Check the profile's credentials and managementAccountId."
-        }
-        "InvalidCredentials" => {
-            "AWS rejected the profile's credentials (unknown access key or bad signature). Check the credentials secret or the operator's IAM role."
-        }
-        "ExpiredCredentials" => {
-            "The profile's credentials have expired. Refresh the credentials secret or check the operator's IAM role setup."
-        }
-        "CredentialsUnavailable" => {
-            "No AWS credentials could be loaded for the profile (nothing in the operator's default chain, or the role in spec.credentials.roleArn could not be assumed)."
-        }
-        "PaymentInstrumentRequired" => {
-            "AWS requires a valid payment method on the management account before it can invite accounts."
-        }
-        "ManagementEmailNotVerified" => {
-            "The management account's email address is not verified; verify it in the AWS console before inviting accounts."
-        }
-        "RegionDisabled" => "STS is not enabled in the profile's region; use another region or enable it.",
-        _ => "The AWS request failed.",
     }
 }
 
@@ -620,7 +550,7 @@ mod tests {
                 Some(400),
                 None,
                 Quota {
-                    reason: "QuotaExhausted",
+                    reason: Reason::QuotaExhausted,
                 },
                 "QuotaExhausted",
             ),
@@ -630,7 +560,7 @@ mod tests {
                 Some(400),
                 None,
                 Quota {
-                    reason: "AccountLimitExceeded",
+                    reason: Reason::AccountLimitExceeded,
                 },
                 "AccountLimitExceeded",
             ),
@@ -867,7 +797,7 @@ mod tests {
             None,
         );
         assert!(gone.is_handshake_gone());
-        let local = AwsError::local("X", ErrorClass::Terminal, "Whatever", "text");
+        let local = AwsError::local("X", ErrorClass::Terminal, Reason::InvalidInput, "text");
         assert_eq!(local.class(), ErrorClass::Terminal);
         assert!(local.message().contains("text"));
     }

@@ -3,11 +3,12 @@
 //! iam:GetRole and check that its trust policy trusts the expected principal with the expected
 //! `sts:ExternalId`.
 
-use super::calls::outcome;
+use super::calls::{AwsAction, outcome};
 use super::client::{DEFAULT_SESSION_NAME, ProfileClients};
 use super::error::{AwsError, ErrorClass};
 use super::trust_policy::{self, Verdict};
 use crate::api::IAM_ACCESS_CONFIRMED_ANNOTATION;
+use crate::reason::Reason;
 
 /// The result of [`verify_member_role`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +17,10 @@ pub enum IamCheck {
     Verified,
     /// Not (yet) in place; re-check with backoff.
     Missing {
-        /// Stable reason: `MemberAccessDenied`, `RoleNotFound`, `TrustPolicyMismatch` (IAM would
-        /// refuse the request) or `TrustPolicyNotEvaluable` (the answer depends on something the
-        /// operator cannot know).
-        reason: &'static str,
+        /// `MemberAccessDenied`, `RoleNotFound`, `TrustPolicyMismatch` (IAM would refuse the
+        /// request) or `TrustPolicyNotEvaluable` (the answer depends on something the operator
+        /// cannot know).
+        reason: Reason,
         /// What exactly is missing, for `kubectl describe`.
         message: String,
     },
@@ -41,20 +42,20 @@ pub async fn verify_member_role(
     let member_role_arn = format!("arn:aws:iam::{account_id}:role/{member_access_role_name}");
     let creds = match clients.assume_role(&member_role_arn, DEFAULT_SESSION_NAME, None).await {
         Ok(c) => c,
-        Err(e) if e.reason() == "AccessDenied" || e.reason() == "RoleNotFound" => {
+        Err(e) if matches!(e.reason(), Reason::AccessDenied | Reason::RoleNotFound) => {
             return Ok(IamCheck::Missing {
-                reason: "MemberAccessDenied",
+                reason: Reason::MemberAccessDenied,
                 message: format!(
                     "The operator cannot assume {member_role_arn} to check IAM access in account {account_id}. \
                      The role must exist in the member account and trust the payer's management account \
                      (or set spec.iamAccess.memberAccessRoleName on the billing profile to a role that does). ({})",
-                    e.aws_message().unwrap_or(e.reason())
+                    e.aws_message().unwrap_or(e.reason().as_str())
                 ),
             });
         }
         Err(e) => return Err(e),
     };
-    const OP: &str = "GetRole";
+    const OP: &str = AwsAction::GetRole.name();
     let iam = clients.iam_with(creds);
     clients.limiter.acquire(OP).await;
     let result = iam
@@ -66,9 +67,9 @@ pub async fn verify_member_role(
     clients.observer.record(OP, outcome(&result));
     let out = match result {
         Ok(out) => out,
-        Err(e) if e.reason() == "RoleNotFound" => {
+        Err(e) if e.reason() == Reason::RoleNotFound => {
             return Ok(IamCheck::Missing {
-                reason: "RoleNotFound",
+                reason: Reason::RoleNotFound,
                 message: format!(
                     "The IAM role {role_name} does not exist in account {account_id}. Create it there with a trust \
                      policy that allows {trusted_principal} to call sts:AssumeRole{}.",
@@ -80,9 +81,9 @@ pub async fn verify_member_role(
                 ),
             });
         }
-        Err(e) if e.reason() == "AccessDenied" => {
+        Err(e) if e.reason() == Reason::AccessDenied => {
             return Ok(IamCheck::Missing {
-                reason: "MemberAccessDenied",
+                reason: Reason::MemberAccessDenied,
                 message: format!(
                     "{member_role_arn} may not call iam:GetRole on {role_name} in account {account_id}; grant it \
                      iam:GetRole (e.g. the ReadOnlyAccess or SecurityAudit managed policy)."
@@ -93,7 +94,7 @@ pub async fn verify_member_role(
     };
     let Some(encoded) = out.role().and_then(|r| r.assume_role_policy_document()) else {
         return Ok(IamCheck::Missing {
-            reason: "TrustPolicyMismatch",
+            reason: Reason::TrustPolicyMismatch,
             message: format!("The IAM role {role_name} in account {account_id} has no trust policy."),
         });
     };
@@ -101,18 +102,18 @@ pub async fn verify_member_role(
         AwsError::local(
             OP,
             ErrorClass::Retryable,
-            "AwsUnavailable",
+            Reason::AwsUnavailable,
             format!("the trust policy is not valid URL encoding: {e}"),
         )
     })?;
     Ok(match trust_policy::evaluate(&policy, trusted_principal, external_id) {
         Verdict::Allowed { .. } => IamCheck::Verified,
         Verdict::Refused(refusal) => IamCheck::Missing {
-            reason: "TrustPolicyMismatch",
+            reason: Reason::TrustPolicyMismatch,
             message: format!("The trust policy of IAM role {role_name} in account {account_id}: {refusal}."),
         },
         Verdict::NotEvaluable(why) => IamCheck::Missing {
-            reason: "TrustPolicyNotEvaluable",
+            reason: Reason::TrustPolicyNotEvaluable,
             message: format!(
                 "The operator cannot tell whether the trust policy of IAM role {role_name} in account {account_id} \
                      lets {trusted_principal} assume it: {why}. Check the policy by hand, then set \

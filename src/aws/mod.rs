@@ -13,7 +13,7 @@ mod rate_limit;
 mod trust_policy;
 
 pub use crate::handshake::{Handshake, HandshakeState};
-pub use calls::{AwsCallObserver, NoopObserver};
+pub use calls::{AwsAction, AwsCallObserver, NoopObserver};
 pub use client::{
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DEFAULT_REGION, DEFAULT_SESSION_NAME, MAX_ATTEMPTS, OPERATION_TIMEOUT,
     ProfileClients, StaticKeys, retry_config, timeout_config,

@@ -7,6 +7,7 @@ use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
 use super::handshake_index::HandshakeIndex;
 use crate::handshake::Handshake;
+use crate::reason::Reason;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -19,7 +20,7 @@ pub struct SweepError {
     /// What the reconciler should do.
     pub class: ErrorClass,
     /// Stable CamelCase reason.
-    pub reason: &'static str,
+    pub reason: Reason,
     /// Message for `kubectl describe`.
     pub message: String,
     /// When the sweep failed.
@@ -179,11 +180,10 @@ impl HandshakeObserver {
 }
 
 /// Runs `observer.refresh` for `profile` every `interval` until `stop` is cancelled, calling
-/// `wake` with the accounts whose handshakes changed (not called when nothing changed) and
-/// `on_error` with each failed sweep. The first sweep is made at once. `now` gives the
-/// current time (the wall clock in production). The task ends when `stop` is cancelled.
-#[allow(clippy::too_many_arguments)]
-pub fn spawn_profile_poller<W, E, N>(
+/// `wake` with the accounts whose handshakes changed (not called when nothing changed); a failed
+/// sweep is logged and kept as the view's `last_error`. The first sweep is made at once. `now`
+/// gives the current time (the wall clock in production). The task ends when `stop` is cancelled.
+pub fn spawn_profile_poller<W, N>(
     observer: HandshakeObserver,
     profile: String,
     clients: ProfileClients,
@@ -191,11 +191,9 @@ pub fn spawn_profile_poller<W, E, N>(
     stop: CancellationToken,
     now: N,
     wake: W,
-    on_error: E,
 ) -> tokio::task::JoinHandle<()>
 where
     W: Fn(Vec<String>) + Send + 'static,
-    E: Fn(&AwsError) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
     tokio::spawn(async move {
@@ -214,8 +212,7 @@ where
                 Ok(changed) if !changed.is_empty() => wake(changed),
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(profile = %profile, reason = e.reason(), error = %e, "handshake sweep failed");
-                    on_error(&e);
+                    tracing::warn!(profile = %profile, reason = %e.reason(), error = %e, "handshake sweep failed");
                 }
             }
         }

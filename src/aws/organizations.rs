@@ -2,10 +2,11 @@
 //! profile's rate limiter, makes one call (or one paginated sweep), records its outcome with the
 //! profile's [`super::AwsCallObserver`] and converts the answer to the operator's own types.
 
-use super::calls::outcome;
+use super::calls::{AwsAction, outcome};
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
 use crate::handshake::{Handshake, HandshakeState};
+use crate::reason::Reason;
 use aws_sdk_organizations::error::SdkError;
 use aws_sdk_organizations::operation::describe_account::DescribeAccountError;
 use aws_sdk_organizations::operation::invite_account_to_organization::InviteAccountToOrganizationError;
@@ -82,7 +83,7 @@ fn malformed(operation: &'static str, what: &str) -> AwsError {
     AwsError::local(
         operation,
         ErrorClass::Retryable,
-        "AwsUnavailable",
+        Reason::AwsUnavailable,
         format!("AWS returned an incomplete {what}"),
     )
 }
@@ -90,7 +91,7 @@ fn malformed(operation: &'static str, what: &str) -> AwsError {
 impl ProfileClients {
     /// DescribeOrganization: the organization the profile's credentials reach.
     pub async fn describe_organization(&self) -> Result<OrganizationInfo, AwsError> {
-        const OP: &str = "DescribeOrganization";
+        const OP: &str = AwsAction::DescribeOrganization.name();
         self.metered(OP, async {
             let out = self
                 .orgs
@@ -124,13 +125,13 @@ impl ProfileClients {
         notes: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> Result<Handshake, AwsError> {
-        const OP: &str = "InviteAccountToOrganization";
+        const OP: &str = AwsAction::InviteAccountToOrganization.name();
         self.metered(OP, async {
             let target = HandshakeParty::builder()
                 .r#type(HandshakePartyType::Account)
                 .id(account_id)
                 .build()
-                .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, "InvalidInput", e.to_string()))?;
+                .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, Reason::InvalidInput, e.to_string()))?;
             let tags = tags
                 .iter()
                 .map(|(k, v)| {
@@ -138,7 +139,7 @@ impl ProfileClients {
                         .key(k)
                         .value(v)
                         .build()
-                        .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, "InvalidInput", e.to_string()))
+                        .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, Reason::InvalidInput, e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = self
@@ -165,7 +166,7 @@ impl ProfileClients {
     /// CancelHandshake. An already ended or unknown handshake comes back as an error with
     /// [`AwsError::is_handshake_gone`].
     pub async fn cancel_handshake(&self, id: &str) -> Result<Handshake, AwsError> {
-        const OP: &str = "CancelHandshake";
+        const OP: &str = AwsAction::CancelHandshake.name();
         self.metered(OP, async {
             let out = self
                 .orgs
@@ -183,7 +184,7 @@ impl ProfileClients {
 
     /// DescribeHandshake. Prefer the observer's index: this call's AWS limit is 1/s.
     pub async fn describe_handshake(&self, id: &str) -> Result<Handshake, AwsError> {
-        const OP: &str = "DescribeHandshake";
+        const OP: &str = AwsAction::DescribeHandshake.name();
         self.metered(OP, async {
             let out = self
                 .orgs
@@ -202,7 +203,7 @@ impl ProfileClients {
     /// DescribeAccount: `Some` when the account is a member (or the management account) of the
     /// profile's organization, `None` when AWS answers AccountNotFoundException.
     pub async fn describe_account(&self, account_id: &str) -> Result<Option<MemberAccount>, AwsError> {
-        const OP: &str = "DescribeAccount";
+        const OP: &str = AwsAction::DescribeAccount.name();
         self.metered(OP, async {
             let out = match self.orgs.describe_account().account_id(account_id).send().await {
                 Ok(out) => out,
@@ -227,7 +228,7 @@ impl ProfileClients {
     /// ListHandshakesForOrganization with Filter ActionType=INVITE, all pages. Handshakes AWS
     /// returns incomplete are skipped (with a warning).
     pub async fn list_invite_handshakes(&self) -> Result<Vec<Handshake>, AwsError> {
-        const OP: &str = "ListHandshakesForOrganization";
+        const OP: &str = AwsAction::ListHandshakesForOrganization.name();
         let result = async {
             let mut pages = self
                 .orgs

@@ -1,5 +1,7 @@
-//! AwsAccountInvite reconcile: observe (profile, handshake index, membership, IAM), decide
-//! ([`crate::reconcile::invite::decide`]), act (send, cancel), record (status, events).
+//! AwsAccountInvite reconcile, one pipeline read top to bottom (docs/architecture.md,
+//! "Reconcile pipeline"): [`observe`] gathers what the decision needs, [`decide_fully`] runs the
+//! pure [`decide`] (observing on demand what it asks for), [`act`] performs the plan's one AWS
+//! action under the profile's send lock, and [`record`] writes the status and the events.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,72 +9,166 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{Context, Error, FINALIZER, MANAGER};
+use super::finalizer::{self, Stage};
+use super::{Context, Error, MANAGER};
 use crate::api::{
     AwsAccountInvite, AwsAccountInviteStatus, BillingProfile, DEFAULT_MEMBER_ACCESS_ROLE, DeletionPolicy,
-    IAM_ACCESS_CONFIRMED_ANNOTATION, IAM_ACCESS_CONFIRMED_BY_ANNOTATION, REINVITE_ANNOTATION,
+    IAM_ACCESS_CONFIRMED_ANNOTATION, IAM_ACCESS_CONFIRMED_BY_ANNOTATION, REINVITE_ANNOTATION, SecretKeyReference,
 };
-use crate::aws::{self, AwsError, ErrorClass, HandshakeState, ProfileClients};
+use crate::aws::{self, AwsError, ErrorClass, ProfileClients};
+use crate::handshake::{Handshake, HandshakeState};
+use crate::reason::{EventReason, Reason};
 use crate::reconcile::conditions;
 use crate::reconcile::invite::{
-    Action, Decision, EventNote, IamCheck, Need, Observation, ProfileView, SendFailure, decide, record_send_failure,
-    record_sent,
+    Action, Decision, EventNote, IamCheck, Need, Observation, Plan, ProfileView, SendFailure, decide,
+    record_send_failure, record_sent,
 };
 use crate::reconcile::profile::{budget_left, namespace_allowed};
 
+const KIND: &str = "AwsAccountInvite";
+
+/// A Ready profile and its AWS clients.
+struct Connected {
+    profile: Arc<BillingProfile>,
+    clients: ProfileClients,
+}
+
 pub(super) async fn reconcile(invite: Arc<AwsAccountInvite>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let started = std::time::Instant::now();
-    ctx.config.metrics.reconcile("AwsAccountInvite");
+    let _timer = ctx.time_reconcile(KIND);
     let namespace = invite.namespace().ok_or(Error::Invalid {
-        kind: "AwsAccountInvite",
+        kind: KIND,
         what: "namespace",
     })?;
     let api: Api<AwsAccountInvite> = Api::namespaced(ctx.client.clone(), &namespace);
-    let key = format!("invite/{namespace}/{}", invite.name_any());
-    let result = finalizer(&api, FINALIZER, invite, |event| async {
-        match event {
-            Finalizer::Apply(invite) => apply(invite, &ctx).await,
-            Finalizer::Cleanup(invite) => cleanup(invite, &ctx).await,
+    let requeue = match finalizer::stage(invite.as_ref()) {
+        Stage::Add => finalizer::add(&api, invite.as_ref())
+            .await
+            .map(|()| Requeue::await_change())?,
+        Stage::Apply => apply(&invite, &ctx).await?,
+        Stage::Cleanup => {
+            cleanup(&invite, &ctx).await?;
+            finalizer::remove(&api, invite.as_ref()).await?;
+            Requeue::await_change()
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
-    ctx.config
-        .metrics
-        .observe_reconcile_duration("AwsAccountInvite", started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.succeeded(&key);
-    }
-    result
+        Stage::Done => Requeue::await_change(),
+    };
+    ctx.backoff.succeeded(&key(&invite));
+    Ok(requeue)
 }
 
 pub(super) fn error_policy(invite: Arc<AwsAccountInvite>, error: &Error, ctx: Arc<Context>) -> Requeue {
-    let key = format!(
+    let key = key(&invite);
+    tracing::warn!(invite = %key, reason = error.reason(), error = %error, "invite reconcile failed");
+    ctx.config.metrics.reconcile_error(KIND, error.reason());
+    Requeue::requeue(ctx.backoff.failed(key))
+}
+
+fn key(invite: &AwsAccountInvite) -> String {
+    format!(
         "invite/{}/{}",
         invite.namespace().unwrap_or_default(),
         invite.name_any()
-    );
-    tracing::warn!(invite = %key, reason = error.reason(), error = %error, "invite reconcile failed");
-    ctx.config.metrics.reconcile_error("AwsAccountInvite", error.reason());
-    Requeue::requeue(ctx.backoff(key))
+    )
+}
+
+/// observe → decide → act → record.
+async fn apply(invite: &AwsAccountInvite, ctx: &Context) -> Result<Requeue, Error> {
+    let status = invite.status.clone().unwrap_or_default();
+    let (mut obs, connected) = observe(invite, &status, ctx).await?;
+    let mut plan = decide_fully(invite, &mut obs, connected.as_ref(), ctx).await?;
+    let mut failure = None;
+    if plan.action.sends()
+        && let Some(connected) = &connected
+    {
+        failure = act(invite, &mut obs, connected, &mut plan, ctx).await?;
+    }
+    record(ctx, invite, &plan).await?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    Ok(match plan.requeue_after {
+        Some(after) => Requeue::requeue(after),
+        None => Requeue::await_change(),
+    })
+}
+
+/// Observe: the profile as this invite sees it, the recorded and any pending handshake, the
+/// annotations. Membership and IAM access are observed on demand by [`decide_fully`].
+async fn observe<'a>(
+    invite: &'a AwsAccountInvite,
+    status: &'a AwsAccountInviteStatus,
+    ctx: &Context,
+) -> Result<(Observation<'a>, Option<Connected>), Error> {
+    let (profile, connected) = profile_view(invite, ctx).await?;
+    let (recorded_handshake, pending_for_account) = match &connected {
+        Some(connected) => handshakes(invite, status, &connected.clients, ctx).await?,
+        None => (None, None),
+    };
+    let annotations = invite.annotations();
+    let iam_confirmed = annotations
+        .get(IAM_ACCESS_CONFIRMED_ANNOTATION)
+        .filter(|v| v.as_str() == "true")
+        .map(|_| confirmed_by(invite));
+    let profile_verification = connected
+        .as_ref()
+        .and_then(|c| c.profile.spec.iam_access.as_ref().and_then(|i| i.verification));
+    let obs = Observation {
+        spec: &invite.spec,
+        status,
+        generation: invite.metadata.generation,
+        reinvite_request: annotations.get(REINVITE_ANNOTATION).map(String::as_str),
+        iam_confirmed,
+        profile,
+        profile_verification,
+        membership: None,
+        recorded_handshake,
+        pending_for_account,
+        iam: None,
+        now: ctx.now(),
+    };
+    Ok((obs, connected))
+}
+
+/// The recorded handshake as AWS shows it now, and a pending invitation to the account.
+async fn handshakes(
+    invite: &AwsAccountInvite,
+    status: &AwsAccountInviteStatus,
+    clients: &ProfileClients,
+    ctx: &Context,
+) -> Result<(Option<Handshake>, Option<Handshake>), Error> {
+    let recorded = status.handshake.as_ref();
+    let (mut seen, pending) = ctx
+        .observer
+        .with_view(&invite.spec.billing_profile, |v| {
+            let seen = recorded.and_then(|h| v.index.get(&h.id).cloned());
+            (seen, v.index.pending_for_account(&invite.spec.account_id).cloned())
+        })
+        .unwrap_or_default();
+    if let (Some(h), None) = (recorded, &seen)
+        && HandshakeState::parse(&h.state).is_some_and(|s| s.is_pending())
+    {
+        // Recorded but not in the index (older than the sweep, or listed no more): ask AWS.
+        match clients.describe_handshake(&h.id).await {
+            Ok(found) => seen = Some(found),
+            Err(e) if e.is_handshake_gone() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((seen, pending))
 }
 
 /// What the profile looks like from this invite, and its clients when Ready.
-async fn profile_view(
-    invite: &AwsAccountInvite,
-    ctx: &Context,
-) -> Result<(ProfileView, Option<(Arc<BillingProfile>, ProfileClients)>), Error> {
+async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(ProfileView, Option<Connected>), Error> {
     let name = &invite.spec.billing_profile;
-    let Some(profile) = ctx.profiles.get(&kube::runtime::reflector::ObjectRef::new(name)) else {
+    let Some(profile) = ctx.profiles.get(&ObjectRef::new(name)) else {
         return Ok((ProfileView::Missing, None));
     };
     let namespace = invite.namespace().unwrap_or_default();
-    let needs_labels = profile.spec.allowed_namespaces.selector.is_some();
-    let labels = if needs_labels {
+    let labels = if profile.spec.allowed_namespaces.selector.is_some() {
         let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
         namespaces.get(&namespace).await?.metadata.labels.unwrap_or_default()
     } else {
@@ -84,24 +180,22 @@ async fn profile_view(
     let status = profile.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
     if ready.is_none_or(|c| c.status != "True") {
-        let (reason, message) = ready.map(|c| (c.reason.clone(), c.message.clone())).unwrap_or_else(|| {
-            (
-                "NotChecked".to_owned(),
-                "the operator has not checked it yet".to_owned(),
-            )
-        });
+        let (reason, message) = ready.map_or_else(
+            || {
+                (
+                    Reason::NotChecked.to_string(),
+                    "the operator has not checked it yet".to_owned(),
+                )
+            },
+            |c| (c.reason.clone(), c.message.clone()),
+        );
         return Ok((ProfileView::NotReady { reason, message }, None));
     }
     let clients = match ctx.connect(&profile).await {
         Ok(c) => c,
         Err(e) => {
-            return Ok((
-                ProfileView::NotReady {
-                    reason: e.reason().to_owned(),
-                    message: e.message(),
-                },
-                None,
-            ));
+            let (reason, message) = (e.reason().to_string(), e.message());
+            return Ok((ProfileView::NotReady { reason, message }, None));
         }
     };
     if !ctx.observer.is_synced(name) {
@@ -109,185 +203,157 @@ async fn profile_view(
         // sent by an earlier run is adopted, not sent again.
         ctx.observer.refresh(name, &clients, ctx.now()).await?;
     }
+    let organization_id = status.organization_id.clone().unwrap_or_default();
+    let view = ready_view(organization_id, &profile, ctx);
+    Ok((view, Some(Connected { profile, clients })))
+}
+
+/// A Ready profile's view: its organization and what is left of its daily budget, now.
+fn ready_view(organization_id: String, profile: &BillingProfile, ctx: &Context) -> ProfileView {
     let now = ctx.now();
     let (sent, frees_at) = ctx
         .observer
-        .with_view(name, |v| {
+        .with_view(&profile.name_any(), |v| {
             (v.index.sent_in_last_24h(now), v.index.next_quota_release(now))
         })
         .unwrap_or_default();
-    let view = ProfileView::Ready {
-        organization_id: status.organization_id.clone().unwrap_or_default(),
+    ProfileView::Ready {
+        organization_id,
         budget_left: budget_left(&profile.spec, sent),
         budget_frees_at: frees_at,
-    };
-    Ok((view, Some((profile, clients))))
+    }
 }
 
-async fn apply(invite: Arc<AwsAccountInvite>, ctx: &Context) -> Result<Requeue, Error> {
-    let spec = &invite.spec;
-    let status = invite.status.clone().unwrap_or_default();
-    let annotations = invite.annotations();
-    let (view, connection) = profile_view(&invite, ctx).await?;
-    let profile_name = spec.billing_profile.as_str();
-
-    let mut recorded_handshake = None;
-    let mut pending_for_account = None;
-    if connection.is_some() {
-        ctx.observer.with_view(profile_name, |v| {
-            recorded_handshake = status.handshake.as_ref().and_then(|h| v.index.get(&h.id).cloned());
-            pending_for_account = v.index.pending_for_account(&spec.account_id).cloned();
-        });
-    }
-    if let (Some((_, clients)), Some(h), None) = (&connection, &status.handshake, &recorded_handshake)
-        && HandshakeState::parse(&h.state).is_some_and(|s| s.is_pending())
-    {
-        // Recorded but not in the index (older than the sweep, or listed no more): ask AWS.
-        match clients.describe_handshake(&h.id).await {
-            Ok(found) => recorded_handshake = Some(found),
-            Err(e) if e.is_handshake_gone() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-
-    let iam_confirmed = annotations
-        .get(IAM_ACCESS_CONFIRMED_ANNOTATION)
-        .filter(|v| v.as_str() == "true")
-        .map(|_| confirmed_by(&invite));
-    let profile_verification = connection
-        .as_ref()
-        .and_then(|(p, _)| p.spec.iam_access.as_ref().and_then(|i| i.verification));
-    let mut obs = Observation {
-        spec,
-        status: &status,
-        generation: invite.metadata.generation,
-        reinvite_request: annotations.get(REINVITE_ANNOTATION).map(String::as_str),
-        iam_confirmed,
-        profile: view,
-        profile_verification,
-        membership: None,
-        recorded_handshake,
-        pending_for_account,
-        iam: None,
-        now: ctx.now(),
-    };
-    let mut plan = loop {
-        match decide(&obs) {
-            Decision::Act(plan) => break plan,
-            Decision::Observe(need) => {
-                let Some((profile, clients)) = &connection else {
-                    return Err(Error::Invalid {
-                        kind: "AwsAccountInvite",
-                        what: "ready billing profile",
-                    });
-                };
-                match need {
-                    Need::Membership => {
-                        let fresh = obs
-                            .recorded_handshake
-                            .as_ref()
-                            .is_some_and(|h| h.state == HandshakeState::Accepted);
-                        obs.membership = Some(ctx.membership(profile_name, clients, &spec.account_id, fresh).await?);
-                    }
-                    Need::IamAccess => obs.iam = Some(check_iam(&invite, profile, clients, ctx).await?),
-                }
-            }
-        }
-    };
-
-    // Act.
-    let mut failure = None;
-    if let Action::SendInvitation { reinvite_request } | Action::CancelAndResend { reinvite_request, .. } =
-        plan.action.clone()
-        && let Some((profile, clients)) = &connection
-    {
-        let lock = ctx.send_lock(profile_name);
-        let _guard = lock.lock().await;
-        let now = ctx.now();
-        let sent = ctx
-            .observer
-            .with_view(profile_name, |v| v.index.sent_in_last_24h(now))
-            .unwrap_or_default();
-        let still_pending = ctx
-            .observer
-            .with_view(profile_name, |v| v.index.pending_for_account(&spec.account_id).cloned())
-            .flatten();
-        let cancel = match &plan.action {
-            Action::CancelAndResend { handshake_id, .. } => Some(handshake_id.clone()),
-            _ => None,
+/// Decide: the pure decision, observing what it asks for (membership, IAM access) until it acts.
+async fn decide_fully(
+    invite: &AwsAccountInvite,
+    obs: &mut Observation<'_>,
+    connected: Option<&Connected>,
+    ctx: &Context,
+) -> Result<Plan, Error> {
+    loop {
+        let need = match decide(obs) {
+            Decision::Act(plan) => return Ok(plan),
+            Decision::Observe(need) => need,
         };
-        if budget_left(&profile.spec, sent) == 0
-            || still_pending.as_ref().is_some_and(|p| Some(&p.id) != cancel.as_ref())
-        {
-            // Another reconcile used the budget or sent meanwhile: decide again with what is known now.
-            if let ProfileView::Ready { budget_left: left, .. } = &mut obs.profile {
-                *left = budget_left(&profile.spec, sent);
+        let Some(Connected { profile, clients }) = connected else {
+            return Err(Error::Invalid {
+                kind: KIND,
+                what: "ready billing profile",
+            });
+        };
+        match need {
+            Need::Membership => {
+                let accepted = obs
+                    .recorded_handshake
+                    .as_ref()
+                    .is_some_and(|h| h.state == HandshakeState::Accepted);
+                let (name, account) = (&invite.spec.billing_profile, &invite.spec.account_id);
+                obs.membership = Some(ctx.membership(name, clients, account, accepted).await?);
             }
-            obs.pending_for_account = still_pending;
-            obs.now = now;
-            if let Decision::Act(again) = decide(&obs)
-                && !matches!(
-                    again.action,
-                    Action::SendInvitation { .. } | Action::CancelAndResend { .. }
-                )
-            {
-                plan = again;
-            }
-        } else {
-            let outcome = send(ctx, clients, profile_name, &invite, cancel.as_deref()).await;
-            match outcome {
-                Ok(handshake) => {
-                    ctx.observer.record_sent(profile_name, handshake.clone());
-                    ctx.forget_membership(profile_name, &spec.account_id);
-                    ctx.config.metrics.invitation_sent(profile_name);
-                    let event = record_sent(
-                        &mut plan.status,
-                        spec,
-                        invite.metadata.generation,
-                        &handshake,
-                        reinvite_request,
-                        now,
-                    );
-                    plan.events.push(event);
-                    plan.requeue_after = Some(Duration::from_secs(3600));
-                }
-                Err(e) if e.is_duplicate_handshake() => {
-                    // An invitation is already open (sent by an earlier run): adopt it next time.
-                    ctx.observer.refresh(profile_name, clients, ctx.now()).await?;
-                    plan.requeue_after = Some(Duration::from_millis(200));
-                }
-                Err(e) => {
-                    // The invitation may have reached AWS with its reply lost: list before any retry.
-                    if e.class().is_retryable() {
-                        let _ = ctx.observer.refresh(profile_name, clients, ctx.now()).await;
-                    }
-                    let (event, requeue) = record_send_failure(
-                        &mut plan.status,
-                        spec,
-                        invite.metadata.generation,
-                        &send_failure(&e),
-                        now,
-                    );
-                    plan.events.push(event);
-                    plan.requeue_after = requeue;
-                    if e.class().is_retryable() {
-                        failure = Some(e);
-                    }
-                }
-            }
+            Need::IamAccess => obs.iam = Some(check_iam(invite, profile, clients, ctx).await?),
         }
     }
+}
 
-    // Record.
-    write_status(ctx, &invite, &plan.status).await?;
-    ctx.publish(invite.as_ref(), &plan.events).await;
-    if let Some(e) = failure {
-        return Err(e.into());
+/// Act: the plan's one AWS action (send, or cancel and resend) under the profile's send lock.
+/// Under the lock the budget and pending invitations are observed again and the same
+/// [`decide`] runs again: another reconcile may have used the budget or sent meanwhile.
+/// Returns a retryable failure to report after the status is recorded.
+async fn act(
+    invite: &AwsAccountInvite,
+    obs: &mut Observation<'_>,
+    connected: &Connected,
+    plan: &mut Plan,
+    ctx: &Context,
+) -> Result<Option<AwsError>, Error> {
+    let profile = invite.spec.billing_profile.as_str();
+    let _lock = ctx.send_locks.lock(profile).await;
+    obs.now = ctx.now();
+    if let ProfileView::Ready { organization_id, .. } = &obs.profile {
+        obs.profile = ready_view(organization_id.clone(), &connected.profile, ctx);
     }
-    Ok(match plan.requeue_after {
-        Some(after) => Requeue::requeue(after),
-        None => Requeue::await_change(),
-    })
+    obs.pending_for_account = ctx
+        .observer
+        .with_view(profile, |v| {
+            v.index.pending_for_account(&invite.spec.account_id).cloned()
+        })
+        .flatten();
+    *plan = decide_fully(invite, obs, Some(connected), ctx).await?;
+    let (cancel, reinvite_request) = match &plan.action {
+        Action::None => return Ok(None),
+        Action::SendInvitation { reinvite_request } => (None, reinvite_request.clone()),
+        Action::CancelAndResend {
+            handshake_id,
+            reinvite_request,
+        } => (Some(handshake_id.clone()), reinvite_request.clone()),
+    };
+    let sent = send(ctx, &connected.clients, profile, invite, cancel.as_deref()).await;
+    after_send(invite, obs, connected, plan, sent, reinvite_request, ctx).await
+}
+
+/// Records what InviteAccountToOrganization answered in the plan (pure status updates) and in
+/// the handshake index; a lost reply is looked for before any retry.
+async fn after_send(
+    invite: &AwsAccountInvite,
+    obs: &Observation<'_>,
+    connected: &Connected,
+    plan: &mut Plan,
+    sent: Result<Handshake, AwsError>,
+    reinvite_request: Option<String>,
+    ctx: &Context,
+) -> Result<Option<AwsError>, Error> {
+    let (spec, generation) = (&invite.spec, invite.metadata.generation);
+    let profile = spec.billing_profile.as_str();
+    match sent {
+        Ok(handshake) => {
+            ctx.observer.record_sent(profile, handshake.clone());
+            ctx.membership.forget(profile, &spec.account_id);
+            ctx.config.metrics.invitation_sent(profile);
+            let event = record_sent(
+                &mut plan.status,
+                spec,
+                generation,
+                &handshake,
+                reinvite_request,
+                obs.now,
+            );
+            plan.events.push(event);
+            plan.requeue_after = Some(Duration::from_secs(3600));
+            Ok(None)
+        }
+        Err(e) if e.is_duplicate_handshake() => {
+            // An invitation is already open (sent by an earlier run): adopt it next time.
+            ctx.observer.refresh(profile, &connected.clients, ctx.now()).await?;
+            plan.requeue_after = Some(Duration::from_millis(200));
+            Ok(None)
+        }
+        Err(e) => {
+            // The invitation may have reached AWS with its reply lost: list before any retry.
+            if e.class().is_retryable() {
+                let _ = ctx.observer.refresh(profile, &connected.clients, ctx.now()).await;
+            }
+            let (event, requeue) = record_send_failure(&mut plan.status, spec, generation, &send_failure(&e), obs.now);
+            plan.events.push(event);
+            plan.requeue_after = requeue;
+            Ok(e.class().is_retryable().then_some(e))
+        }
+    }
+}
+
+/// Record: the reconcile's one status write and its one event write.
+async fn record(ctx: &Context, invite: &AwsAccountInvite, plan: &Plan) -> Result<(), Error> {
+    if invite.status.as_ref() != Some(&plan.status) {
+        let api: Api<AwsAccountInvite> = Api::namespaced(ctx.client.clone(), &invite.namespace().unwrap_or_default());
+        api.patch_status(
+            &invite.name_any(),
+            &PatchParams::apply(MANAGER),
+            &Patch::Merge(json!({ "status": plan.status })),
+        )
+        .await?;
+    }
+    ctx.publish(invite, &plan.events).await;
+    Ok(())
 }
 
 /// Cancels `cancel` (when resending) and sends the invitation.
@@ -297,7 +363,7 @@ async fn send(
     profile: &str,
     invite: &AwsAccountInvite,
     cancel: Option<&str>,
-) -> Result<aws::Handshake, AwsError> {
+) -> Result<Handshake, AwsError> {
     if let Some(id) = cancel {
         match clients.cancel_handshake(id).await {
             Ok(canceled) => ctx.observer.record_sent(profile, canceled),
@@ -312,17 +378,19 @@ async fn send(
 }
 
 fn send_failure(e: &AwsError) -> SendFailure {
-    let (reason, message) = (e.reason().to_owned(), e.message());
+    let (reason, message) = (e.reason(), e.message());
     match e.class() {
         ErrorClass::Retryable => SendFailure::Retryable { reason, message },
         ErrorClass::Quota {
-            reason: "QuotaExhausted",
+            reason: Reason::QuotaExhausted,
         } => SendFailure::DailyQuota { message },
         ErrorClass::Quota { .. } | ErrorClass::Terminal => SendFailure::Terminal { reason, message },
         ErrorClass::Profile => SendFailure::Profile { reason, message },
     }
 }
 
+/// The automatic IAM access check: the external ID (from the spec or its Secret), then
+/// [`aws::verify_member_role`] through the profile's member access role.
 async fn check_iam(
     invite: &AwsAccountInvite,
     profile: &BillingProfile,
@@ -334,30 +402,10 @@ async fn check_iam(
     };
     let external_id = match (&iam.external_id, &iam.external_id_secret_ref) {
         (Some(id), _) => Some(id.clone()),
-        (None, Some(secret_ref)) => {
-            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &invite.namespace().unwrap_or_default());
-            let secret = match secrets.get_opt(&secret_ref.name).await? {
-                Some(s) => s,
-                None => {
-                    return Ok(IamCheck::Missing {
-                        reason: "ExternalIdSecretNotFound".to_owned(),
-                        message: format!(
-                            "Secret {:?} named by spec.iamAccess.externalIdSecretRef does not exist",
-                            secret_ref.name
-                        ),
-                    });
-                }
-            };
-            match secret.data.unwrap_or_default().get(&secret_ref.key) {
-                Some(v) => Some(String::from_utf8_lossy(&v.0).trim().to_owned()),
-                None => {
-                    return Ok(IamCheck::Missing {
-                        reason: "ExternalIdSecretNotFound".to_owned(),
-                        message: format!("Secret {:?} has no key {:?}", secret_ref.name, secret_ref.key),
-                    });
-                }
-            }
-        }
+        (None, Some(secret_ref)) => match external_id_from_secret(invite, secret_ref, ctx).await? {
+            Ok(id) => Some(id),
+            Err(missing) => return Ok(missing),
+        },
         (None, None) => None,
     };
     let member_role = profile
@@ -366,25 +414,39 @@ async fn check_iam(
         .as_ref()
         .and_then(|i| i.member_access_role_name.clone())
         .unwrap_or_else(|| DEFAULT_MEMBER_ACCESS_ROLE.to_owned());
-    let check = aws::verify_member_role(
-        clients,
-        &invite.spec.account_id,
-        &member_role,
-        &iam.role_name,
-        &iam.trusted_principal,
-        external_id.as_deref(),
-    )
-    .await?;
+    let account = &invite.spec.account_id;
+    let (role, principal) = (&iam.role_name, &iam.trusted_principal);
+    let check =
+        aws::verify_member_role(clients, account, &member_role, role, principal, external_id.as_deref()).await?;
     Ok(match check {
         aws::IamCheck::Verified => IamCheck::Verified,
-        aws::IamCheck::Missing { reason, message } => IamCheck::Missing {
-            reason: reason.to_owned(),
-            message,
-        },
+        aws::IamCheck::Missing { reason, message } => IamCheck::Missing { reason, message },
     })
 }
 
-/// Who last set the IAM confirmation annotation, from managedFields (best effort).
+/// The external ID from `spec.iamAccess.externalIdSecretRef`, or why it is missing.
+async fn external_id_from_secret(
+    invite: &AwsAccountInvite,
+    secret_ref: &SecretKeyReference,
+    ctx: &Context,
+) -> Result<Result<String, IamCheck>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &invite.namespace().unwrap_or_default());
+    let name = &secret_ref.name;
+    let missing = |message: String| IamCheck::Missing {
+        reason: Reason::ExternalIdSecretNotFound,
+        message,
+    };
+    let Some(secret) = secrets.get_opt(name).await? else {
+        return Ok(Err(missing(format!(
+            "Secret {name:?} named by spec.iamAccess.externalIdSecretRef does not exist"
+        ))));
+    };
+    Ok(match secret.data.unwrap_or_default().get(&secret_ref.key) {
+        Some(v) => Ok(String::from_utf8_lossy(&v.0).trim().to_owned()),
+        None => Err(missing(format!("Secret {name:?} has no key {:?}", secret_ref.key))),
+    })
+}
+
 /// Who confirmed IAM access: the confirmed-by annotation (admission-checked, see
 /// [`IAM_ACCESS_CONFIRMED_BY_ANNOTATION`]), else the field manager that set the confirmation.
 fn confirmed_by(invite: &AwsAccountInvite) -> Option<String> {
@@ -406,58 +468,42 @@ fn confirmed_by(invite: &AwsAccountInvite) -> Option<String> {
         .and_then(|f| f.manager.clone())
 }
 
-async fn write_status(ctx: &Context, invite: &AwsAccountInvite, status: &AwsAccountInviteStatus) -> Result<(), Error> {
-    if invite.status.as_ref() == Some(status) {
+/// Deletion: cancel an open invitation (CancelPending); then the finalizer goes.
+async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> {
+    let Some(handshake) = invite.status.as_ref().and_then(|s| s.handshake.clone()) else {
+        return Ok(());
+    };
+    let pending = HandshakeState::parse(&handshake.state).is_some_and(|s| s.is_pending());
+    if invite.spec.deletion_policy == DeletionPolicy::Orphan || !pending {
         return Ok(());
     }
-    let api: Api<AwsAccountInvite> = Api::namespaced(ctx.client.clone(), &invite.namespace().unwrap_or_default());
-    api.patch_status(
-        &invite.name_any(),
-        &PatchParams::apply(MANAGER),
-        &Patch::Merge(json!({ "status": status })),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Deletion: cancel an open invitation (CancelPending), then let the finalizer go.
-async fn cleanup(invite: Arc<AwsAccountInvite>, ctx: &Context) -> Result<Requeue, Error> {
-    let Some(handshake) = invite.status.as_ref().and_then(|s| s.handshake.clone()) else {
-        return Ok(Requeue::await_change());
-    };
-    if invite.spec.deletion_policy == DeletionPolicy::Orphan {
-        return Ok(Requeue::await_change());
-    }
-    let pending = HandshakeState::parse(&handshake.state).is_some_and(|s| s.is_pending());
-    if !pending {
-        return Ok(Requeue::await_change());
-    }
-    let (_, connection) = profile_view(&invite, ctx).await?;
-    let Some((_, clients)) = connection else {
-        let note = EventNote {
-            warning: true,
-            reason: "CancelSkipped",
-            message: format!(
-                "Invitation {} could not be canceled: billing profile {:?} is missing or not ready; cancel it in the \
-                 AWS Organizations console",
-                handshake.id, invite.spec.billing_profile
-            ),
-        };
-        ctx.publish(invite.as_ref(), &[note]).await;
-        return Ok(Requeue::await_change());
+    let (_, connected) = profile_view(invite, ctx).await?;
+    let Some(Connected { clients, .. }) = connected else {
+        let message = format!(
+            "Invitation {} could not be canceled: billing profile {:?} is missing or not ready; cancel it in the AWS \
+             Organizations console",
+            handshake.id, invite.spec.billing_profile
+        );
+        publish(ctx, invite, true, EventReason::CancelSkipped, message).await;
+        return Ok(());
     };
     match clients.cancel_handshake(&handshake.id).await {
         Ok(canceled) => {
             ctx.observer.record_sent(&invite.spec.billing_profile, canceled);
-            let note = EventNote {
-                warning: false,
-                reason: "Canceled",
-                message: format!("Invitation {} canceled because the invite was deleted", handshake.id),
-            };
-            ctx.publish(invite.as_ref(), &[note]).await;
+            let message = format!("Invitation {} canceled because the invite was deleted", handshake.id);
+            publish(ctx, invite, false, EventReason::Canceled, message).await;
         }
         Err(e) if e.is_handshake_gone() || e.class() == ErrorClass::Terminal => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Requeue::await_change())
+    Ok(())
+}
+
+async fn publish(ctx: &Context, invite: &AwsAccountInvite, warning: bool, reason: EventReason, message: String) {
+    let note = EventNote {
+        warning,
+        reason,
+        message,
+    };
+    ctx.publish(invite, &[note]).await;
 }

@@ -3,8 +3,11 @@
 //! [`crate::reconcile`] decides. Observe, decide, act, record.
 
 mod clock;
+mod connections;
 mod context;
+mod finalizer;
 mod invite;
+mod parts;
 mod profile;
 
 use std::future::Future;
@@ -53,8 +56,6 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("{0}")]
     Aws(#[from] crate::aws::AwsError),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("{kind} has no {what}")]
     Invalid { kind: &'static str, what: &'static str },
 }
@@ -64,8 +65,7 @@ impl Error {
     pub fn reason(&self) -> &str {
         match self {
             Error::Kube(_) => "KubernetesApi",
-            Error::Aws(e) => e.reason(),
-            Error::Finalizer(_) => "Finalizer",
+            Error::Aws(e) => e.reason().as_str(),
             Error::Invalid { .. } => "Invalid",
         }
     }

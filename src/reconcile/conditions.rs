@@ -1,7 +1,10 @@
-//! Condition types and reasons (an API: they are stable) and the one way to set a condition.
+//! Condition types (an API: they are stable) and the one way to set a condition. Their reasons
+//! are [`Reason`]s.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub use crate::reason::Reason;
 
 /// The invitation went out (True) or why not (False).
 pub const INVITATION_SENT: &str = "InvitationSent";
@@ -16,52 +19,46 @@ pub const RECONCILING: &str = "Reconciling";
 /// Nothing will progress without a change (kstatus).
 pub const STALLED: &str = "Stalled";
 
-/// Stable CamelCase reasons.
-pub mod reason {
-    pub const PENDING: &str = "Pending";
-    pub const AWAITING_ACCEPTANCE: &str = "AwaitingAcceptance";
-    pub const ACCEPTED: &str = "Accepted";
-    pub const DECLINED: &str = "Declined";
-    pub const EXPIRED: &str = "Expired";
-    pub const CANCELED: &str = "Canceled";
-    pub const MAX_ATTEMPTS_REACHED: &str = "MaxAttemptsReached";
-    pub const QUOTA_EXHAUSTED: &str = "QuotaExhausted";
-    pub const ALREADY_MEMBER: &str = "AlreadyMember";
-    pub const ACCOUNT_LEFT: &str = "AccountLeftOrganization";
-    pub const BILLING_PROFILE_NOT_FOUND: &str = "BillingProfileNotFound";
-    pub const BILLING_PROFILE_NOT_ALLOWED: &str = "BillingProfileNotAllowed";
-    pub const BILLING_PROFILE_NOT_READY: &str = "BillingProfileNotReady";
-    pub const AWS_UNAVAILABLE: &str = "AwsUnavailable";
-    pub const SENDING: &str = "SendingInvitation";
-    pub const NOT_REQUIRED: &str = "NotRequired";
-    pub const VERIFIED: &str = "Verified";
-    pub const CONFIRMED_MANUALLY: &str = "ConfirmedManually";
-    pub const AWAITING_MANUAL_CONFIRMATION: &str = "AwaitingManualConfirmation";
-    pub const AWAITING_JOIN: &str = "AwaitingJoin";
-    pub const CHECKING: &str = "Checking";
-    pub const READY: &str = "Ready";
-    pub const IDLE: &str = "Idle";
-    pub const NOT_STALLED: &str = "Progressing";
-}
+/// Every condition type, in the order the invite's status lists them.
+pub const TYPES: [&str; 6] = [
+    INVITATION_SENT,
+    ACCOUNT_JOINED,
+    IAM_ACCESS_VERIFIED,
+    READY,
+    RECONCILING,
+    STALLED,
+];
 
 /// Sets condition `type_` in `conditions`, keeping `lastTransitionTime` when the status is unchanged.
 pub fn set(
     conditions: &mut Vec<Condition>,
     type_: &str,
     status: bool,
-    reason: &str,
+    reason: Reason,
     message: impl Into<String>,
     generation: Option<i64>,
     now: Timestamp,
 ) {
     let status = if status { "True" } else { "False" };
-    let message = message.into();
+    set_status(conditions, type_, status, reason, message.into(), generation, now);
+}
+
+/// Sets condition `type_` to `status` ("True", "False" or "Unknown"); see [`set`].
+pub fn set_status(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: &str,
+    reason: Reason,
+    message: String,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
     if let Some(existing) = conditions.iter_mut().find(|c| c.type_ == type_) {
         if existing.status != status {
             existing.last_transition_time = Time(now);
         }
         existing.status = status.to_owned();
-        existing.reason = reason.to_owned();
+        existing.reason = reason.as_str().to_owned();
         existing.message = message;
         existing.observed_generation = generation;
         return;
@@ -69,7 +66,7 @@ pub fn set(
     conditions.push(Condition {
         type_: type_.to_owned(),
         status: status.to_owned(),
-        reason: reason.to_owned(),
+        reason: reason.as_str().to_owned(),
         message,
         observed_generation: generation,
         last_transition_time: Time(now),
@@ -102,13 +99,13 @@ mod tests {
         let t1: Timestamp = "2026-01-01T01:00:00Z".parse().expect("ts");
         let t2: Timestamp = "2026-01-01T02:00:00Z".parse().expect("ts");
         let mut conditions = Vec::new();
-        set(&mut conditions, READY, false, "A", "a", Some(1), t0);
-        set(&mut conditions, READY, false, "B", "b", Some(2), t1);
+        set(&mut conditions, READY, false, Reason::Pending, "a", Some(1), t0);
+        set(&mut conditions, READY, false, Reason::Checking, "b", Some(2), t1);
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, Time(t0));
-        assert_eq!(conditions[0].reason, "B");
+        assert_eq!(conditions[0].reason, "Checking");
         assert_eq!(conditions[0].observed_generation, Some(2));
-        set(&mut conditions, READY, true, "C", "c", Some(2), t2);
+        set(&mut conditions, READY, true, Reason::Ready, "c", Some(2), t2);
         assert_eq!(conditions[0].last_transition_time, Time(t2));
         assert!(is_true(&conditions, READY));
     }

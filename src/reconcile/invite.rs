@@ -6,12 +6,15 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::conditions::{self as cond, reason};
+use super::conditions::{self as cond, Reason};
+use super::standing::{self, Joined, Standing};
 use crate::api::{
-    AwsAccountInviteSpec, AwsAccountInviteStatus, HISTORY_LIMIT, HandshakeRecord, HandshakeStatus, IamVerification,
-    InvitePhase, MIN_REINVITE_INTERVAL_SECS, ManualConfirmation, parse_duration,
+    AwsAccountInviteSpec, AwsAccountInviteStatus, HISTORY_LIMIT, HandshakeRecord, HandshakeStatus,
+    IAM_ACCESS_CONFIRMED_ANNOTATION, IamAccess, IamVerification, InvitePhase, MIN_REINVITE_INTERVAL_SECS,
+    ManualConfirmation, REINVITE_ANNOTATION, parse_duration,
 };
 use crate::handshake::{Handshake, HandshakeState};
+use crate::reason::EventReason;
 
 /// How long AWS keeps an invitation open.
 const HANDSHAKE_LIFETIME: SignedDuration = SignedDuration::from_hours(15 * 24);
@@ -53,7 +56,7 @@ pub enum IamCheck {
     /// The role exists and trusts the principal with the external ID.
     Verified,
     /// Something is missing; `message` says what.
-    Missing { reason: String, message: String },
+    Missing { reason: Reason, message: String },
 }
 
 /// Everything the decision looks at.
@@ -107,7 +110,7 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventNote {
     pub warning: bool,
-    pub reason: &'static str,
+    pub reason: EventReason,
     pub message: String,
 }
 
@@ -128,147 +131,115 @@ pub enum Decision {
     Act(Plan),
 }
 
-/// Decides the next step for one invite.
+impl Action {
+    /// Whether the action sends an invitation (the one AWS write that must happen exactly once).
+    pub fn sends(&self) -> bool {
+        matches!(self, Self::SendInvitation { .. } | Self::CancelAndResend { .. })
+    }
+}
+
+impl Plan {
+    fn new(obs: &Observation<'_>) -> Self {
+        let mut status = obs.status.clone();
+        status.observed_generation = obs.generation;
+        Plan {
+            action: Action::None,
+            status,
+            requeue_after: None,
+            events: Vec::new(),
+        }
+    }
+
+    /// Writes where the invite stands (phase and every condition) at the observed generation.
+    fn stand(&mut self, obs: &Observation<'_>, standing: Standing) {
+        standing::write(&mut self.status, &standing, obs.generation, obs.now);
+    }
+
+    fn note(&mut self, warning: bool, reason: EventReason, message: impl Into<String>) {
+        self.events.push(EventNote {
+            warning,
+            reason,
+            message: message.into(),
+        });
+    }
+
+    fn act(self) -> Decision {
+        Decision::Act(self)
+    }
+}
+
+/// Decides the next step for one invite: the profile gate, then the join (already a member,
+/// or the recorded handshake), then the IAM access step.
 pub fn decide(obs: &Observation<'_>) -> Decision {
-    let mut plan = Plan {
-        action: Action::None,
-        status: obs.status.clone(),
-        requeue_after: None,
-        events: Vec::new(),
-    };
-    plan.status.observed_generation = obs.generation;
-
+    let mut plan = Plan::new(obs);
     let organization_id = match &obs.profile {
-        ProfileView::Missing => {
-            let msg = format!(
-                "BillingProfile {:?} does not exist; the invite waits until it is created",
-                obs.spec.billing_profile
-            );
-            waiting_on_profile(obs, &mut plan, reason::BILLING_PROFILE_NOT_FOUND, &msg);
-            return Decision::Act(plan);
+        ProfileView::Ready { organization_id, .. } => organization_id.as_str(),
+        other => {
+            profile_gate(obs, &mut plan, other);
+            return plan.act();
         }
-        ProfileView::NotAllowed { namespace } => {
-            let msg = format!(
-                "BillingProfile {:?} does not allow invites from namespace {namespace:?}; ask its owner to add the \
-                 namespace to spec.allowedNamespaces",
-                obs.spec.billing_profile
-            );
-            stalled(obs, &mut plan, reason::BILLING_PROFILE_NOT_ALLOWED, &msg);
-            return Decision::Act(plan);
-        }
-        ProfileView::NotReady { reason: why, message } => {
-            let msg = format!(
-                "BillingProfile {:?} is not ready ({why}): {message}",
-                obs.spec.billing_profile
-            );
-            waiting_on_profile(obs, &mut plan, reason::BILLING_PROFILE_NOT_READY, &msg);
-            return Decision::Act(plan);
-        }
-        ProfileView::Ready { organization_id, .. } => organization_id.clone(),
     };
-
     if is_joined(obs.status) {
-        return decide_iam(obs, plan);
+        return decide_iam(obs, plan, None);
     }
+    match obs.status.handshake.clone() {
+        Some(recorded) => follow_handshake(obs, plan, &recorded, organization_id),
+        None => decide_first(obs, plan, organization_id),
+    }
+}
 
-    // Follow the recorded handshake.
-    if let Some(recorded) = obs.status.handshake.clone() {
-        let seen = obs.recorded_handshake.as_ref();
-        let state = seen
-            .map(|h| h.state)
-            .or_else(|| HandshakeState::parse(&recorded.state))
-            .unwrap_or(HandshakeState::Open);
-        if let Some(h) = seen {
-            update_handshake_status(&mut plan.status, h);
+/// The profile is missing, not allowed or not ready: wait for it (or stall), no AWS call.
+fn profile_gate(obs: &Observation<'_>, plan: &mut Plan, profile: &ProfileView) {
+    let name = &obs.spec.billing_profile;
+    let standing = match profile {
+        ProfileView::NotAllowed { namespace } => {
+            let message = format!(
+                "BillingProfile {name:?} does not allow invites from namespace {namespace:?}; ask its owner to add the \
+                 namespace to spec.allowedNamespaces"
+            );
+            return stall(obs, plan, Reason::BillingProfileNotAllowed, message);
         }
-        return match state {
-            HandshakeState::Open | HandshakeState::Requested => decide_open(obs, plan, &recorded),
-            HandshakeState::Accepted => match &obs.membership {
-                None => Decision::Observe(Need::Membership),
-                Some(Membership::Member { joined_at }) => {
-                    record_joined(obs, &mut plan, &organization_id, *joined_at, reason::ACCEPTED);
-                    plan.events.push(EventNote {
-                        warning: false,
-                        reason: "Accepted",
-                        message: format!(
-                            "Account {} accepted invitation {} and joined {organization_id}",
-                            obs.spec.account_id, recorded.id
-                        ),
-                    });
-                    decide_iam(obs, plan)
-                }
-                Some(Membership::NotMember) => {
-                    let msg = format!(
-                        "Account {} accepted invitation {} but is no longer a member of {organization_id}: it left the \
-                         organization. Ask the account owner why, then set annotation {} to a new value to invite it again",
-                        obs.spec.account_id,
-                        recorded.id,
-                        crate::api::REINVITE_ANNOTATION
-                    );
-                    decide_ended(obs, plan, &recorded, reason::ACCOUNT_LEFT, &msg, false)
-                }
-            },
-            HandshakeState::Declined => {
-                let msg = format!(
-                    "The owner of account {} declined invitation {}",
-                    obs.spec.account_id, recorded.id
-                );
-                decide_ended(
-                    obs,
-                    plan,
-                    &recorded,
-                    reason::DECLINED,
-                    &msg,
-                    obs.spec.reinvite.on_declined,
-                )
-            }
-            HandshakeState::Expired => {
-                let msg = format!(
-                    "Invitation {} to account {} expired unanswered after 15 days",
-                    recorded.id, obs.spec.account_id
-                );
-                decide_ended(
-                    obs,
-                    plan,
-                    &recorded,
-                    reason::EXPIRED,
-                    &msg,
-                    obs.spec.reinvite.on_expired,
-                )
-            }
-            HandshakeState::Canceled => {
-                let resend_due = resend_after(obs.spec)
-                    .zip(recorded.requested_at.as_ref())
-                    .is_some_and(|(after, at)| elapsed_since(obs.now, at.0) >= after);
-                let msg = format!(
-                    "Invitation {} to account {} was canceled",
-                    recorded.id, obs.spec.account_id
-                );
-                decide_ended(obs, plan, &recorded, reason::CANCELED, &msg, resend_due)
-            }
-        };
-    }
+        ProfileView::NotReady { reason, message } => Standing::WaitingOnProfile {
+            reason: Reason::BillingProfileNotReady,
+            message: format!("BillingProfile {name:?} is not ready ({reason}): {message}"),
+        },
+        ProfileView::Missing | ProfileView::Ready { .. } => Standing::WaitingOnProfile {
+            reason: Reason::BillingProfileNotFound,
+            message: format!("BillingProfile {name:?} does not exist; the invite waits until it is created"),
+        },
+    };
+    plan.stand(obs, standing);
+    plan.requeue_after = Some(PROFILE_REQUEUE);
+}
 
-    // Nothing recorded: already a member? an invitation left by an earlier run? else send.
+/// Nothing recorded: already a member? an invitation left by an earlier run? else send.
+fn decide_first(obs: &Observation<'_>, mut plan: Plan, organization_id: &str) -> Decision {
+    let account = &obs.spec.account_id;
     match &obs.membership {
         None => return Decision::Observe(Need::Membership),
         Some(Membership::Member { joined_at }) => {
-            record_joined(obs, &mut plan, &organization_id, *joined_at, reason::ALREADY_MEMBER);
-            plan.events.push(EventNote {
-                warning: false,
-                reason: "AlreadyMember",
-                message: format!(
-                    "Account {} is already a member of {organization_id}; no invitation sent",
-                    obs.spec.account_id
-                ),
-            });
-            return decide_iam(obs, plan);
+            let message =
+                format!("Account {account} was already a member of {organization_id}; no invitation was needed");
+            plan.note(
+                false,
+                EventReason::AlreadyMember,
+                format!("Account {account} is already a member of {organization_id}; no invitation sent"),
+            );
+            let joined = record_joined(
+                obs,
+                &mut plan,
+                organization_id,
+                *joined_at,
+                Reason::AlreadyMember,
+                message,
+            );
+            return decide_iam(obs, plan, Some(joined));
         }
         Some(Membership::NotMember) => {}
     }
     if let Some(pending) = &obs.pending_for_account {
         adopt(obs, &mut plan, pending);
-        return Decision::Act(plan);
+        return plan.act();
     }
     if refused_for_this_generation(obs) {
         // AWS refused this very request (e.g. the account is in another organization): the same
@@ -276,10 +247,108 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         // tries again.
         return match new_reinvite_request(obs) {
             Some(request) => send_or_queue(obs, plan, Some(request.to_owned())),
-            None => Decision::Act(plan),
+            None => plan.act(),
         };
     }
     send_or_queue(obs, plan, None)
+}
+
+/// Follows the recorded handshake to where AWS says it is.
+fn follow_handshake(
+    obs: &Observation<'_>,
+    mut plan: Plan,
+    recorded: &HandshakeStatus,
+    organization_id: &str,
+) -> Decision {
+    let seen = obs.recorded_handshake.as_ref();
+    let state = seen
+        .map(|h| h.state)
+        .or_else(|| HandshakeState::parse(&recorded.state))
+        .unwrap_or(HandshakeState::Open);
+    if let Some(h) = seen {
+        update_handshake_status(&mut plan.status, h);
+    }
+    let (account, id) = (&obs.spec.account_id, &recorded.id);
+    let ended = match state {
+        HandshakeState::Open | HandshakeState::Requested => return decide_open(obs, plan, recorded),
+        HandshakeState::Accepted => match &obs.membership {
+            None => return Decision::Observe(Need::Membership),
+            Some(Membership::Member { joined_at }) => {
+                let message = format!("Account {account} joined {organization_id}");
+                plan.note(
+                    false,
+                    EventReason::Accepted,
+                    format!("Account {account} accepted invitation {id} and joined {organization_id}"),
+                );
+                let joined = record_joined(obs, &mut plan, organization_id, *joined_at, Reason::Accepted, message);
+                return decide_iam(obs, plan, Some(joined));
+            }
+            Some(Membership::NotMember) => Ended::Left,
+        },
+        HandshakeState::Declined => Ended::Declined,
+        HandshakeState::Expired => Ended::Expired,
+        HandshakeState::Canceled => Ended::Canceled,
+    };
+    decide_ended(obs, plan, recorded, ended, organization_id)
+}
+
+/// How a handshake ended without the account joining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Declined,
+    Expired,
+    Canceled,
+    /// Accepted, but the account is no longer a member.
+    Left,
+}
+
+impl Ended {
+    fn reason(self) -> Reason {
+        match self {
+            Self::Declined => Reason::Declined,
+            Self::Expired => Reason::Expired,
+            Self::Canceled => Reason::Canceled,
+            Self::Left => Reason::AccountLeftOrganization,
+        }
+    }
+
+    fn event(self) -> EventReason {
+        match self {
+            Self::Declined => EventReason::Declined,
+            Self::Expired => EventReason::Expired,
+            Self::Canceled => EventReason::Canceled,
+            Self::Left => EventReason::AccountLeftOrganization,
+        }
+    }
+
+    /// What happened, and whether the reinvite policy sends another invitation.
+    fn describe(self, obs: &Observation<'_>, recorded: &HandshakeStatus, organization_id: &str) -> (String, bool) {
+        let (account, id, policy) = (&obs.spec.account_id, &recorded.id, &obs.spec.reinvite);
+        match self {
+            Self::Declined => (
+                format!("The owner of account {account} declined invitation {id}"),
+                policy.on_declined,
+            ),
+            Self::Expired => (
+                format!("Invitation {id} to account {account} expired unanswered after 15 days"),
+                policy.on_expired,
+            ),
+            Self::Canceled => {
+                let resend_due = resend_after(obs.spec)
+                    .zip(recorded.requested_at.as_ref())
+                    .is_some_and(|(after, at)| elapsed_since(obs.now, at.0) >= after);
+                (format!("Invitation {id} to account {account} was canceled"), resend_due)
+            }
+            Self::Left => (
+                format!(
+                    "Account {account} accepted invitation {id} but is no longer a member of {organization_id}: it left \
+                     the organization. Ask the account owner why, then set annotation {REINVITE_ANNOTATION} to a new \
+                     value to invite it again"
+                ),
+                false,
+            ),
+        }
+    }
 }
 
 /// Whether the last send for the current generation ended in a terminal refusal (Stalled, no
@@ -299,50 +368,38 @@ fn refused_for_this_generation(obs: &Observation<'_>) -> bool {
 /// The recorded handshake is still open: wait, or resend when asked to.
 fn decide_open(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus) -> Decision {
     let now = obs.now;
-    let last_sent = obs
-        .status
-        .last_invited_at
-        .as_ref()
-        .or(recorded.requested_at.as_ref())
-        .map(|t| t.0);
-    let floor_at = last_sent.map(|t| t + SignedDuration::from_secs(MIN_REINVITE_INTERVAL_SECS as i64));
     let attempts_left = obs.status.attempts < obs.spec.reinvite.max_attempts;
-
     // A new value of the reinvite annotation: "I got no email".
     if let Some(request) = new_reinvite_request(obs) {
         if !attempts_left {
             plan.status.last_reinvite_request = Some(request.to_owned());
-            plan.events.push(EventNote {
-                warning: true,
-                reason: "ReinviteRefused",
-                message: format!(
-                    "Reinvite {request:?} ignored: all {} attempts of spec.reinvite.maxAttempts are used; raise it to \
-                     send another invitation",
-                    obs.spec.reinvite.max_attempts
-                ),
-            });
-        } else if floor_at.is_some_and(|f| now < f) {
-            let wait = floor_at.map(|f| until(now, f)).unwrap_or(SLOW_REQUEUE);
-            awaiting_acceptance(obs, &mut plan, recorded);
-            cond::set(
-                &mut plan.status.conditions,
-                cond::RECONCILING,
+            let max = obs.spec.reinvite.max_attempts;
+            plan.note(
                 true,
-                reason::SENDING,
+                EventReason::ReinviteRefused,
                 format!(
-                    "Reinvite {request:?} will be honoured {}s from now: invitations are at least 5 minutes apart",
-                    wait.as_secs()
+                    "Reinvite {request:?} ignored: all {max} attempts of spec.reinvite.maxAttempts are used; raise it to \
+                     send another invitation"
                 ),
-                obs.generation,
-                now,
+            );
+        } else if let Some(wait) = until_floor(obs, recorded.requested_at.as_ref()) {
+            let note = format!(
+                "Reinvite {request:?} will be honoured {}s from now: invitations are at least 5 minutes apart",
+                wait.as_secs()
+            );
+            plan.stand(
+                obs,
+                Standing::Reinviting {
+                    message: invited_message(obs, recorded),
+                    note,
+                },
             );
             plan.requeue_after = Some(wait);
-            return Decision::Act(plan);
+            return plan.act();
         } else {
             return resend(obs, plan, recorded, Some(request.to_owned()));
         }
     }
-
     // The resendAfter timer.
     if let (Some(after), Some(requested)) = (resend_after(obs.spec), recorded.requested_at.as_ref()) {
         let due = requested.0 + SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX);
@@ -353,8 +410,12 @@ fn decide_open(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus
             plan.requeue_after = Some(until(now, due));
         }
     }
-
-    awaiting_acceptance(obs, &mut plan, recorded);
+    plan.stand(
+        obs,
+        Standing::Invited {
+            message: invited_message(obs, recorded),
+        },
+    );
     let expiry = recorded
         .expires_at
         .as_ref()
@@ -365,7 +426,15 @@ fn decide_open(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus
         .into_iter()
         .flatten()
         .min();
-    Decision::Act(plan)
+    plan.act()
+}
+
+/// How long until the 5-minute floor since the last invitation (`status.lastInvitedAt`, else
+/// `sent_at`) passes; None when it has.
+fn until_floor(obs: &Observation<'_>, sent_at: Option<&Time>) -> Option<Duration> {
+    let last_sent = obs.status.last_invited_at.as_ref().or(sent_at)?;
+    let floor = last_sent.0 + SignedDuration::from_secs(MIN_REINVITE_INTERVAL_SECS as i64);
+    (obs.now < floor).then(|| until(obs.now, floor))
 }
 
 /// Cancel the open invitation and send a new one (or adopt, or queue).
@@ -375,9 +444,9 @@ fn resend(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus, req
         && pending.id != recorded.id
     {
         adopt(obs, &mut plan, pending);
-        return Decision::Act(plan);
+        return plan.act();
     }
-    let mut decision = send_or_queue(obs, plan, request.clone());
+    let mut decision = send_or_queue(obs, plan, request);
     if let Decision::Act(plan) = &mut decision
         && let Action::SendInvitation { reinvite_request } = &plan.action
     {
@@ -389,82 +458,67 @@ fn resend(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus, req
     decision
 }
 
-/// The recorded handshake ended without the account joining.
+/// The recorded handshake ended without the account joining: resend when the policy or a
+/// reinvite request says so and attempts are left, else stall.
 fn decide_ended(
     obs: &Observation<'_>,
     mut plan: Plan,
     recorded: &HandshakeStatus,
-    why: &'static str,
-    message: &str,
-    policy_resends: bool,
+    ended: Ended,
+    organization_id: &str,
 ) -> Decision {
+    let (message, policy_resends) = ended.describe(obs, recorded, organization_id);
+    let why = ended.reason();
     let request = new_reinvite_request(obs).map(str::to_owned);
     let attempts_left = obs.status.attempts < obs.spec.reinvite.max_attempts;
-    let state_changed = obs
-        .status
-        .handshake
-        .as_ref()
-        .is_some_and(|h| HandshakeState::parse(&h.state).is_some_and(|s| s.is_pending()));
-    if state_changed {
-        plan.events.push(EventNote {
-            warning: true,
-            reason: why,
-            message: message.to_owned(),
-        });
+    let was_pending = HandshakeState::parse(&recorded.state).is_some_and(|s| s.is_pending());
+    if was_pending {
+        plan.note(true, ended.event(), message.clone());
     }
     if let Some(pending) = &obs.pending_for_account
         && pending.id != recorded.id
     {
         adopt(obs, &mut plan, pending);
-        return Decision::Act(plan);
+        return plan.act();
     }
-    if (policy_resends || request.is_some()) && attempts_left {
-        if let Some(last) = obs.status.last_invited_at.as_ref() {
-            let floor = last.0 + SignedDuration::from_secs(MIN_REINVITE_INTERVAL_SECS as i64);
-            if obs.now < floor {
-                set_not_joined(obs, &mut plan, why, message);
-                cond::set(
-                    &mut plan.status.conditions,
-                    cond::RECONCILING,
-                    true,
-                    reason::SENDING,
-                    format!("{message}; a new invitation goes out once 5 minutes have passed since the last"),
-                    obs.generation,
-                    obs.now,
-                );
-                plan.requeue_after = Some(until(obs.now, floor));
-                return Decision::Act(plan);
-            }
+    let wants_another = policy_resends || request.is_some();
+    if wants_another && attempts_left {
+        if let Some(wait) = until_floor(obs, None) {
+            let note = format!("{message}; a new invitation goes out once 5 minutes have passed since the last");
+            plan.stand(
+                obs,
+                Standing::Resending {
+                    reason: why,
+                    message,
+                    note,
+                },
+            );
+            plan.requeue_after = Some(wait);
+            return plan.act();
         }
         return send_or_queue(obs, plan, request);
     }
-    let (why, message) = if attempts_left || !(policy_resends || request.is_some()) {
-        let hint = match why {
-            reason::DECLINED => " spec.reinvite.onDeclined is false;",
-            reason::EXPIRED => " spec.reinvite.onExpired is false;",
-            _ => "",
+    let (why, message) = if attempts_left || !wants_another {
+        let hint = match ended {
+            Ended::Declined => " spec.reinvite.onDeclined is false;",
+            Ended::Expired => " spec.reinvite.onExpired is false;",
+            Ended::Canceled | Ended::Left => "",
         };
-        (
-            why,
-            format!(
-                "{message}.{hint} set annotation {} to a new value to send another invitation",
-                crate::api::REINVITE_ANNOTATION
-            ),
-        )
+        let message =
+            format!("{message}.{hint} set annotation {REINVITE_ANNOTATION} to a new value to send another invitation");
+        (why, message)
     } else {
-        (
-            reason::MAX_ATTEMPTS_REACHED,
-            format!(
-                "{message}. All {} invitations allowed by spec.reinvite.maxAttempts were sent; raise it to try again",
-                obs.spec.reinvite.max_attempts
-            ),
-        )
+        let max = obs.spec.reinvite.max_attempts;
+        let message = format!(
+            "{message}. All {max} invitations allowed by spec.reinvite.maxAttempts were sent; raise it to try again"
+        );
+        (Reason::MaxAttemptsReached, message)
     };
     if let Some(request) = request {
         plan.status.last_reinvite_request = Some(request);
     }
-    stalled(obs, &mut plan, why, &message);
-    Decision::Act(plan)
+    stall(obs, &mut plan, why, message);
+    plan.act()
 }
 
 /// Send when the daily budget has room, else queue.
@@ -475,72 +529,27 @@ fn send_or_queue(obs: &Observation<'_>, mut plan: Plan, request: Option<String>)
         ..
     } = &obs.profile
     else {
-        return Decision::Act(plan);
+        return plan.act();
     };
-    if *budget_left == 0 {
-        let msg = format!(
-            "BillingProfile {:?} has sent its daily invitations (spec.invitationsPerDay); this invite is queued{}",
-            obs.spec.billing_profile,
-            budget_frees_at.map(|t| format!(" until about {t}")).unwrap_or_default()
-        );
-        let first_time = obs.status.phase != Some(InvitePhase::Queued);
-        plan.status.phase = Some(InvitePhase::Queued);
-        cond::set(
-            &mut plan.status.conditions,
-            cond::INVITATION_SENT,
-            false,
-            reason::QUOTA_EXHAUSTED,
-            &msg,
-            obs.generation,
-            obs.now,
-        );
-        cond::set(
-            &mut plan.status.conditions,
-            cond::READY,
-            false,
-            reason::QUOTA_EXHAUSTED,
-            &msg,
-            obs.generation,
-            obs.now,
-        );
-        cond::set(
-            &mut plan.status.conditions,
-            cond::RECONCILING,
-            true,
-            reason::QUOTA_EXHAUSTED,
-            &msg,
-            obs.generation,
-            obs.now,
-        );
-        not_stalled(obs, &mut plan);
-        if first_time {
-            plan.events.push(EventNote {
-                warning: false,
-                reason: "Queued",
-                message: msg,
-            });
-        }
-        plan.requeue_after = Some(
-            budget_frees_at
-                .map(|t| until(obs.now, t) + Duration::from_secs(1))
-                .unwrap_or(SLOW_REQUEUE)
-                .min(SLOW_REQUEUE),
-        );
-        return Decision::Act(plan);
+    if *budget_left > 0 {
+        plan.stand(obs, Standing::Sending);
+        plan.action = Action::SendInvitation {
+            reinvite_request: request,
+        };
+        return plan.act();
     }
-    cond::set(
-        &mut plan.status.conditions,
-        cond::RECONCILING,
-        true,
-        reason::SENDING,
-        "Sending the invitation",
-        obs.generation,
-        obs.now,
+    let message = format!(
+        "BillingProfile {:?} has sent its daily invitations (spec.invitationsPerDay); this invite is queued{}",
+        obs.spec.billing_profile,
+        budget_frees_at.map(|t| format!(" until about {t}")).unwrap_or_default()
     );
-    plan.action = Action::SendInvitation {
-        reinvite_request: request,
-    };
-    Decision::Act(plan)
+    if obs.status.phase != Some(InvitePhase::Queued) {
+        plan.note(false, EventReason::Queued, message.clone());
+    }
+    plan.stand(obs, Standing::Queued { message });
+    let frees = budget_frees_at.map(|t| until(obs.now, t) + Duration::from_secs(1));
+    plan.requeue_after = Some(frees.unwrap_or(SLOW_REQUEUE).min(SLOW_REQUEUE));
+    plan.act()
 }
 
 /// Records a handshake returned by InviteAccountToOrganization. Pure; called by the shell.
@@ -560,15 +569,20 @@ pub fn record_sent(
     if let Some(request) = reinvite_request {
         status.last_reinvite_request = Some(request);
     }
-    let message = format!(
+    let lead = format!(
         "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
         handshake.id, spec.account_id, status.attempts, spec.reinvite.max_attempts
     );
-    set_invited(status, generation, &message, now);
+    let message = with_acceptance_advice(status, &lead);
+    standing::write(status, &Standing::Invited { message }, generation, now);
     EventNote {
         warning: false,
-        reason: if reinvite { "ReInvited" } else { "InvitationSent" },
-        message,
+        reason: if reinvite {
+            EventReason::ReInvited
+        } else {
+            EventReason::InvitationSent
+        },
+        message: lead,
     }
 }
 
@@ -576,13 +590,13 @@ pub fn record_sent(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendFailure {
     /// Throttling, 5xx, network: retried with backoff.
-    Retryable { reason: String, message: String },
+    Retryable { reason: Reason, message: String },
     /// The organization's daily invitation quota (AWS's own): queued.
     DailyQuota { message: String },
     /// Needs a change (account quota, invalid input, account cannot join): stalled.
-    Terminal { reason: String, message: String },
+    Terminal { reason: Reason, message: String },
     /// The profile's credentials or organization do not work.
-    Profile { reason: String, message: String },
+    Profile { reason: Reason, message: String },
 }
 
 /// Records a failed send in the status; returns the event and when to look again (None:
@@ -594,94 +608,49 @@ pub fn record_send_failure(
     failure: &SendFailure,
     now: Timestamp,
 ) -> (EventNote, Option<Duration>) {
-    let c = &mut status.conditions;
-    match failure {
-        SendFailure::Retryable { reason: why, message } => {
-            let msg = format!(
-                "AWS did not answer the invitation for account {} ({why}): {message}; retrying with backoff",
-                spec.account_id
+    let account = &spec.account_id;
+    let (standing, event, requeue) = match failure {
+        SendFailure::Retryable { reason, message } => {
+            let message = format!(
+                "AWS did not answer the invitation for account {account} ({reason}): {message}; retrying with backoff"
             );
-            cond::set(
-                c,
-                cond::RECONCILING,
-                true,
-                reason::AWS_UNAVAILABLE,
-                &msg,
-                generation,
-                now,
-            );
-            cond::set(c, cond::READY, false, reason::AWS_UNAVAILABLE, &msg, generation, now);
-            (
-                EventNote {
-                    warning: true,
-                    reason: "AwsUnavailable",
-                    message: msg,
-                },
-                None,
-            )
+            (Standing::AwsUnavailable { message }, EventReason::AwsUnavailable, None)
         }
         SendFailure::DailyQuota { message } => {
-            let msg = format!(
+            let message = format!(
                 "AWS refused the invitation: the organization's daily invitation quota is used up ({message}); queued"
             );
-            status.phase = Some(InvitePhase::Queued);
-            cond::set(
-                c,
-                cond::INVITATION_SENT,
-                false,
-                reason::QUOTA_EXHAUSTED,
-                &msg,
-                generation,
-                now,
-            );
-            cond::set(c, cond::READY, false, reason::QUOTA_EXHAUSTED, &msg, generation, now);
-            cond::set(
-                c,
-                cond::RECONCILING,
-                true,
-                reason::QUOTA_EXHAUSTED,
-                &msg,
-                generation,
-                now,
-            );
             (
-                EventNote {
-                    warning: true,
-                    reason: "Queued",
-                    message: msg,
-                },
+                Standing::Queued { message },
+                EventReason::Queued,
                 Some(Duration::from_secs(3600)),
             )
         }
-        SendFailure::Terminal { reason: why, message } => {
-            status.phase = Some(InvitePhase::Failed);
-            cond::set(c, cond::INVITATION_SENT, false, why, message, generation, now);
-            cond::set(c, cond::READY, false, why, message, generation, now);
-            cond::set(c, cond::STALLED, true, why, message, generation, now);
-            cond::set(c, cond::RECONCILING, false, why, "", generation, now);
-            (
-                EventNote {
-                    warning: true,
-                    reason: "Stalled",
-                    message: message.clone(),
-                },
-                None,
-            )
+        SendFailure::Terminal { reason, message } => (
+            Standing::Refused {
+                reason: *reason,
+                message: message.clone(),
+            },
+            EventReason::Stalled,
+            None,
+        ),
+        SendFailure::Profile { reason, message } => {
+            let message = format!("The billing profile's credentials were refused ({reason}): {message}");
+            let standing = Standing::ProfileRefused {
+                reason: *reason,
+                message,
+            };
+            (standing, EventReason::BillingProfileNotReady, Some(PROFILE_REQUEUE))
         }
-        SendFailure::Profile { reason: why, message } => {
-            let msg = format!("The billing profile's credentials were refused ({why}): {message}");
-            cond::set(c, cond::READY, false, why, &msg, generation, now);
-            cond::set(c, cond::RECONCILING, true, why, &msg, generation, now);
-            (
-                EventNote {
-                    warning: true,
-                    reason: "BillingProfileNotReady",
-                    message: msg,
-                },
-                Some(PROFILE_REQUEUE),
-            )
-        }
-    }
+    };
+    let message = standing.message().to_owned();
+    standing::write(status, &standing, generation, now);
+    let note = EventNote {
+        warning: true,
+        reason: event,
+        message,
+    };
+    (note, requeue)
 }
 
 fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
@@ -689,65 +658,15 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     plan.status.handshake = Some(handshake_status(pending));
     plan.status.attempts = plan.status.attempts.saturating_add(1);
     plan.status.last_invited_at = Some(Time(obs.now.min(pending.requested_at)));
-    let message = format!(
+    let lead = format!(
         "Adopted open invitation {} to account {} (sent earlier, not yet recorded); waiting for the account owner to \
          accept it",
         pending.id, obs.spec.account_id
     );
-    set_invited(&mut plan.status, obs.generation, &message, obs.now);
-    plan.events.push(EventNote {
-        warning: false,
-        reason: "Adopted",
-        message,
-    });
+    let message = with_acceptance_advice(&plan.status, &lead);
+    plan.stand(obs, Standing::Invited { message });
+    plan.note(false, EventReason::Adopted, lead);
     plan.requeue_after = Some(Duration::from_secs(3600));
-}
-
-/// Phase Invited, conditions AwaitingAcceptance. `lead` says which invitation ("... waiting for
-/// the account owner to accept it"); the message adds where, until when, and what an account
-/// in another organization must do first.
-fn set_invited(status: &mut AwsAccountInviteStatus, generation: Option<i64>, lead: &str, now: Timestamp) {
-    let expires = status
-        .handshake
-        .as_ref()
-        .and_then(|h| h.expires_at.as_ref())
-        .map(|t| format!(" before it expires at {}", t.0))
-        .unwrap_or_default();
-    let message = format!("{lead} in the AWS Organizations console{expires}. {ANOTHER_ORGANIZATION_ADVICE}");
-    let message = message.as_str();
-    status.phase = Some(InvitePhase::Invited);
-    let c = &mut status.conditions;
-    cond::set(
-        c,
-        cond::INVITATION_SENT,
-        true,
-        reason::AWAITING_ACCEPTANCE,
-        message,
-        generation,
-        now,
-    );
-    cond::set(
-        c,
-        cond::ACCOUNT_JOINED,
-        false,
-        reason::AWAITING_ACCEPTANCE,
-        message,
-        generation,
-        now,
-    );
-    // Waiting on a person: neither Reconciling nor Stalled, and no Ready=False (kstatus would
-    // read it as InProgress); Ready appears, True, when the invite is ready.
-    cond::remove(c, cond::READY);
-    cond::set(
-        c,
-        cond::RECONCILING,
-        false,
-        reason::AWAITING_ACCEPTANCE,
-        message,
-        generation,
-        now,
-    );
-    cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
 }
 
 /// What the account owner must do when the invited account already belongs to an organization:
@@ -758,250 +677,160 @@ pub const ANOTHER_ORGANIZATION_ADVICE: &str = "If the account is a member of ano
      is the management account of another organization, it cannot join until its owner removes all member accounts \
      from that organization and deletes it (Organizations console, Settings, Delete organization); then accept.";
 
-fn awaiting_acceptance(obs: &Observation<'_>, plan: &mut Plan, recorded: &HandshakeStatus) {
+/// `lead` says which invitation ("... waiting for the account owner to accept it"); the message
+/// adds where, until when, and what an account in another organization must do first.
+fn with_acceptance_advice(status: &AwsAccountInviteStatus, lead: &str) -> String {
+    let expires = status
+        .handshake
+        .as_ref()
+        .and_then(|h| h.expires_at.as_ref())
+        .map(|t| format!(" before it expires at {}", t.0))
+        .unwrap_or_default();
+    format!("{lead} in the AWS Organizations console{expires}. {ANOTHER_ORGANIZATION_ADVICE}")
+}
+
+fn invited_message(obs: &Observation<'_>, recorded: &HandshakeStatus) -> String {
     let lead = format!(
         "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
         recorded.id, obs.spec.account_id, obs.status.attempts, obs.spec.reinvite.max_attempts
     );
-    set_invited(&mut plan.status, obs.generation, &lead, obs.now);
+    with_acceptance_advice(obs.status, &lead)
 }
 
+/// Records the join facts (when, where) and returns how the account joined, for the standing.
 fn record_joined(
     obs: &Observation<'_>,
     plan: &mut Plan,
     organization_id: &str,
     joined_at: Option<Timestamp>,
-    why: &'static str,
-) {
+    how: Reason,
+    message: String,
+) -> Joined {
     let status = &mut plan.status;
     status.joined_at = Some(Time(joined_at.unwrap_or(obs.now)));
     status.organization_id = Some(organization_id.to_owned());
-    status.phase = Some(InvitePhase::Joined);
-    let message = match why {
-        reason::ALREADY_MEMBER => format!(
-            "Account {} was already a member of {organization_id}; no invitation was needed",
-            obs.spec.account_id
-        ),
-        _ => format!("Account {} joined {organization_id}", obs.spec.account_id),
-    };
-    if why == reason::ALREADY_MEMBER && status.handshake.is_none() {
-        cond::set(
-            &mut status.conditions,
-            cond::INVITATION_SENT,
-            false,
-            reason::ALREADY_MEMBER,
-            &message,
-            obs.generation,
-            obs.now,
-        );
-    } else {
-        cond::set(
-            &mut status.conditions,
-            cond::INVITATION_SENT,
-            true,
-            reason::ACCEPTED,
-            &message,
-            obs.generation,
-            obs.now,
-        );
+    Joined {
+        how,
+        invitation_sent: how != Reason::AlreadyMember || status.handshake.is_some(),
+        message,
     }
-    cond::set(
-        &mut status.conditions,
-        cond::ACCOUNT_JOINED,
-        true,
-        why,
-        &message,
-        obs.generation,
-        obs.now,
-    );
 }
 
 /// Joined: the IAM access step decides Ready.
-fn decide_iam(obs: &Observation<'_>, mut plan: Plan) -> Decision {
-    let now = obs.now;
-    let generation = obs.generation;
+fn decide_iam(obs: &Observation<'_>, mut plan: Plan, joined: Option<Joined>) -> Decision {
+    let account = &obs.spec.account_id;
     let Some(iam) = &obs.spec.iam_access else {
-        let msg = format!(
-            "Account {} is a member; no IAM access step is required",
-            obs.spec.account_id
-        );
-        cond::set(
-            &mut plan.status.conditions,
-            cond::IAM_ACCESS_VERIFIED,
-            true,
-            reason::NOT_REQUIRED,
-            &msg,
-            generation,
-            now,
-        );
-        ready(obs, &mut plan, &msg);
-        return Decision::Act(plan);
+        let message = format!("Account {account} is a member; no IAM access step is required");
+        return iam_done(obs, plan, joined, Reason::NotRequired, message);
     };
-    let mode = iam.verification.or(obs.profile_verification).unwrap_or_default();
-    let already = cond::find(&obs.status.conditions, cond::IAM_ACCESS_VERIFIED)
-        .is_some_and(|c| c.status == "True" && c.observed_generation == generation && c.reason != reason::NOT_REQUIRED);
+    let already = cond::find(&obs.status.conditions, cond::IAM_ACCESS_VERIFIED).is_some_and(|c| {
+        c.status == "True" && c.observed_generation == obs.generation && c.reason != Reason::NotRequired
+    });
     if already {
-        let msg = format!(
-            "Account {} is a member and IAM role {} is in place",
-            obs.spec.account_id, iam.role_name
+        let message = format!(
+            "Account {account} is a member and IAM role {} is in place",
+            iam.role_name
         );
-        ready(obs, &mut plan, &msg);
-        return Decision::Act(plan);
+        ready(obs, &mut plan, joined, None, message);
+        return plan.act();
     }
-    match mode {
-        IamVerification::Manual => match &obs.iam_confirmed {
-            Some(who) => {
-                let msg = format!(
-                    "IAM access to role {} confirmed by hand{}",
-                    iam.role_name,
-                    who.as_ref().map(|w| format!(" by {w}")).unwrap_or_default()
-                );
-                plan.status.iam_access_confirmation = Some(ManualConfirmation {
-                    confirmed_by: who.clone(),
-                    confirmed_at: Time(now),
-                });
-                cond::set(
-                    &mut plan.status.conditions,
-                    cond::IAM_ACCESS_VERIFIED,
-                    true,
-                    reason::CONFIRMED_MANUALLY,
-                    &msg,
-                    generation,
-                    now,
-                );
-                plan.events.push(EventNote {
-                    warning: false,
-                    reason: "IamAccessConfirmed",
-                    message: msg.clone(),
-                });
-                ready(obs, &mut plan, &msg);
-            }
-            None => {
-                let msg = format!(
-                    "Waiting for a person to confirm that account {} created role {} trusting {}{}: set annotation {}: \"true\"",
-                    obs.spec.account_id,
-                    iam.role_name,
-                    iam.trusted_principal,
-                    if iam.external_id.is_some() || iam.external_id_secret_ref.is_some() {
-                        " with the external ID"
-                    } else {
-                        ""
-                    },
-                    crate::api::IAM_ACCESS_CONFIRMED_ANNOTATION
-                );
-                waiting_on_iam(obs, &mut plan, reason::AWAITING_MANUAL_CONFIRMATION, &msg);
-            }
+    match iam.verification.or(obs.profile_verification).unwrap_or_default() {
+        IamVerification::Manual => manual_iam(obs, plan, joined, iam),
+        IamVerification::Automatic => automatic_iam(obs, plan, joined, iam),
+    }
+}
+
+/// Manual verification: a person confirms with the annotation.
+fn manual_iam(obs: &Observation<'_>, mut plan: Plan, joined: Option<Joined>, iam: &IamAccess) -> Decision {
+    let Some(who) = &obs.iam_confirmed else {
+        let with_external_id = if iam.external_id.is_some() || iam.external_id_secret_ref.is_some() {
+            " with the external ID"
+        } else {
+            ""
+        };
+        let message = format!(
+            "Waiting for a person to confirm that account {} created role {} trusting {}{with_external_id}: set \
+             annotation {IAM_ACCESS_CONFIRMED_ANNOTATION}: \"true\"",
+            obs.spec.account_id, iam.role_name, iam.trusted_principal
+        );
+        return waiting_on_iam(obs, plan, joined, Reason::AwaitingManualConfirmation, message);
+    };
+    let by = who.as_ref().map(|w| format!(" by {w}")).unwrap_or_default();
+    let message = format!("IAM access to role {} confirmed by hand{by}", iam.role_name);
+    plan.status.iam_access_confirmation = Some(ManualConfirmation {
+        confirmed_by: who.clone(),
+        confirmed_at: Time(obs.now),
+    });
+    plan.note(false, EventReason::IamAccessConfirmed, message.clone());
+    iam_done(obs, plan, joined, Reason::ConfirmedManually, message)
+}
+
+/// Automatic verification: the operator checks the role in the member account, again and
+/// again (slower as time passes) until it is in place.
+fn automatic_iam(obs: &Observation<'_>, mut plan: Plan, joined: Option<Joined>, iam: &IamAccess) -> Decision {
+    match &obs.iam {
+        None => Decision::Observe(Need::IamAccess),
+        Some(IamCheck::Verified) => {
+            let message = format!(
+                "Role {} in account {} trusts {} as required",
+                iam.role_name, obs.spec.account_id, iam.trusted_principal
+            );
+            plan.note(false, EventReason::IamAccessVerified, message.clone());
+            iam_done(obs, plan, joined, Reason::Verified, message)
+        }
+        Some(IamCheck::Missing { reason, message }) => {
+            let joined_at = obs.status.joined_at.as_ref().map(|t| t.0).unwrap_or(obs.now);
+            let since = elapsed_since(obs.now, joined_at);
+            plan.requeue_after = Some((since / 10).clamp(Duration::from_secs(30), Duration::from_secs(1800)));
+            waiting_on_iam(obs, plan, joined, *reason, message.clone())
+        }
+    }
+}
+
+/// Joined; the IAM access step waits on a person (the role, or the confirmation).
+fn waiting_on_iam(
+    obs: &Observation<'_>,
+    mut plan: Plan,
+    joined: Option<Joined>,
+    reason: Reason,
+    message: String,
+) -> Decision {
+    plan.stand(
+        obs,
+        Standing::WaitingOnIam {
+            joined,
+            reason,
+            message,
         },
-        IamVerification::Automatic => match &obs.iam {
-            None => return Decision::Observe(Need::IamAccess),
-            Some(IamCheck::Verified) => {
-                let msg = format!(
-                    "Role {} in account {} trusts {} as required",
-                    iam.role_name, obs.spec.account_id, iam.trusted_principal
-                );
-                cond::set(
-                    &mut plan.status.conditions,
-                    cond::IAM_ACCESS_VERIFIED,
-                    true,
-                    reason::VERIFIED,
-                    &msg,
-                    generation,
-                    now,
-                );
-                plan.events.push(EventNote {
-                    warning: false,
-                    reason: "IamAccessVerified",
-                    message: msg.clone(),
-                });
-                ready(obs, &mut plan, &msg);
-            }
-            Some(IamCheck::Missing { reason: why, message }) => {
-                waiting_on_iam(obs, &mut plan, why, message);
-                let joined = obs.status.joined_at.as_ref().map(|t| t.0).unwrap_or(now);
-                let since = elapsed_since(now, joined);
-                plan.requeue_after = Some((since / 10).clamp(Duration::from_secs(30), Duration::from_secs(1800)));
-            }
-        },
-    }
-    Decision::Act(plan)
-}
-
-fn waiting_on_iam(obs: &Observation<'_>, plan: &mut Plan, why: &str, message: &str) {
-    let (generation, now) = (obs.generation, obs.now);
-    plan.status.phase = Some(InvitePhase::Joined);
-    let c = &mut plan.status.conditions;
-    cond::set(c, cond::IAM_ACCESS_VERIFIED, false, why, message, generation, now);
-    // Waiting on a person (the role, or the manual confirmation): see `set_invited`.
-    cond::remove(c, cond::READY);
-    cond::set(c, cond::RECONCILING, false, why, message, generation, now);
-    cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
-}
-
-fn ready(obs: &Observation<'_>, plan: &mut Plan, message: &str) {
-    let (generation, now) = (obs.generation, obs.now);
-    if obs.status.phase != Some(InvitePhase::Ready) {
-        plan.events.push(EventNote {
-            warning: false,
-            reason: "Ready",
-            message: message.to_owned(),
-        });
-    }
-    plan.status.phase = Some(InvitePhase::Ready);
-    let c = &mut plan.status.conditions;
-    cond::set(c, cond::READY, true, reason::READY, message, generation, now);
-    cond::set(c, cond::RECONCILING, false, reason::READY, "", generation, now);
-    cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
-}
-
-fn waiting_on_profile(obs: &Observation<'_>, plan: &mut Plan, why: &str, message: &str) {
-    let (generation, now) = (obs.generation, obs.now);
-    if plan.status.phase.is_none() {
-        plan.status.phase = Some(InvitePhase::Pending);
-    }
-    let c = &mut plan.status.conditions;
-    cond::set(c, cond::READY, false, why, message, generation, now);
-    cond::set(c, cond::RECONCILING, true, why, message, generation, now);
-    cond::set(c, cond::STALLED, false, reason::NOT_STALLED, "", generation, now);
-    plan.requeue_after = Some(PROFILE_REQUEUE);
-}
-
-fn set_not_joined(obs: &Observation<'_>, plan: &mut Plan, why: &str, message: &str) {
-    let c = &mut plan.status.conditions;
-    cond::set(c, cond::INVITATION_SENT, true, why, message, obs.generation, obs.now);
-    cond::set(c, cond::ACCOUNT_JOINED, false, why, message, obs.generation, obs.now);
-    cond::set(c, cond::READY, false, why, message, obs.generation, obs.now);
-}
-
-fn stalled(obs: &Observation<'_>, plan: &mut Plan, why: &str, message: &str) {
-    let (generation, now) = (obs.generation, obs.now);
-    if obs.status.phase != Some(InvitePhase::Failed) || !cond::is_true(&obs.status.conditions, cond::STALLED) {
-        plan.events.push(EventNote {
-            warning: true,
-            reason: "Stalled",
-            message: message.to_owned(),
-        });
-    }
-    plan.status.phase = Some(InvitePhase::Failed);
-    let c = &mut plan.status.conditions;
-    if plan.status.handshake.is_some() {
-        cond::set(c, cond::ACCOUNT_JOINED, false, why, message, generation, now);
-    }
-    cond::set(c, cond::READY, false, why, message, generation, now);
-    cond::set(c, cond::STALLED, true, why, message, generation, now);
-    cond::set(c, cond::RECONCILING, false, why, "", generation, now);
-    plan.requeue_after = None;
-}
-
-fn not_stalled(obs: &Observation<'_>, plan: &mut Plan) {
-    cond::set(
-        &mut plan.status.conditions,
-        cond::STALLED,
-        false,
-        reason::NOT_STALLED,
-        "",
-        obs.generation,
-        obs.now,
     );
+    plan.act()
+}
+
+fn iam_done(obs: &Observation<'_>, mut plan: Plan, joined: Option<Joined>, how: Reason, message: String) -> Decision {
+    ready(obs, &mut plan, joined, Some((how, message.clone())), message);
+    plan.act()
+}
+
+fn ready(
+    obs: &Observation<'_>,
+    plan: &mut Plan,
+    joined: Option<Joined>,
+    iam: Option<(Reason, String)>,
+    message: String,
+) {
+    if obs.status.phase != Some(InvitePhase::Ready) {
+        plan.note(false, EventReason::Ready, message.clone());
+    }
+    plan.stand(obs, Standing::Ready { joined, iam, message });
+}
+
+/// Stalled: nothing progresses without a change by a person (an event the first time).
+fn stall(obs: &Observation<'_>, plan: &mut Plan, reason: Reason, message: String) {
+    if obs.status.phase != Some(InvitePhase::Failed) || !cond::is_true(&obs.status.conditions, cond::STALLED) {
+        plan.note(true, EventReason::Stalled, message.clone());
+    }
+    plan.stand(obs, Standing::Stalled { reason, message });
+    plan.requeue_after = None;
 }
 
 fn is_joined(status: &AwsAccountInviteStatus) -> bool {

@@ -93,7 +93,7 @@ fn missing_profile_waits_without_aws() {
     assert_eq!(plan.action, Action::None);
     assert_eq!(
         condition(&plan, cond::RECONCILING),
-        ("True", reason::BILLING_PROFILE_NOT_FOUND)
+        ("True", Reason::BillingProfileNotFound.as_str())
     );
     assert_eq!(condition(&plan, cond::STALLED).0, "False");
     assert!(plan.requeue_after.is_some());
@@ -110,7 +110,7 @@ fn namespace_not_allowed_stalls_without_aws() {
     assert_eq!(plan.action, Action::None);
     assert_eq!(
         condition(&plan, cond::STALLED),
-        ("True", reason::BILLING_PROFILE_NOT_ALLOWED)
+        ("True", Reason::BillingProfileNotAllowed.as_str())
     );
     assert_eq!(plan.status.phase, Some(InvitePhase::Failed));
     assert!(plan.events.iter().any(|e| e.warning));
@@ -127,7 +127,7 @@ fn profile_not_ready_is_reconciling_with_the_profile_reason_in_the_message() {
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::None);
     let ready = cond::find(&plan.status.conditions, cond::READY).expect("ready");
-    assert_eq!(ready.reason, reason::BILLING_PROFILE_NOT_READY);
+    assert_eq!(ready.reason, Reason::BillingProfileNotReady.as_str());
     assert!(ready.message.contains("AccessDenied"), "{}", ready.message);
 }
 
@@ -139,7 +139,10 @@ fn first_look_asks_for_membership_then_sends() {
     obs.membership = Some(Membership::NotMember);
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::SendInvitation { reinvite_request: None });
-    assert_eq!(condition(&plan, cond::RECONCILING), ("True", reason::SENDING));
+    assert_eq!(
+        condition(&plan, cond::RECONCILING),
+        ("True", Reason::SendingInvitation.as_str())
+    );
 }
 
 #[test]
@@ -151,7 +154,10 @@ fn existing_member_is_adopted_without_an_invitation() {
     });
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::None);
-    assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), ("True", reason::ALREADY_MEMBER));
+    assert_eq!(
+        condition(&plan, cond::ACCOUNT_JOINED),
+        ("True", Reason::AlreadyMember.as_str())
+    );
     assert_eq!(condition(&plan, cond::READY).0, "True");
     assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
     assert_eq!(plan.status.attempts, 0);
@@ -186,10 +192,13 @@ fn no_budget_queues() {
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::None);
     assert_eq!(plan.status.phase, Some(InvitePhase::Queued));
-    assert_eq!(condition(&plan, cond::RECONCILING), ("True", reason::QUOTA_EXHAUSTED));
+    assert_eq!(
+        condition(&plan, cond::RECONCILING),
+        ("True", Reason::QuotaExhausted.as_str())
+    );
     assert_eq!(
         condition(&plan, cond::INVITATION_SENT),
-        ("False", reason::QUOTA_EXHAUSTED)
+        ("False", Reason::QuotaExhausted.as_str())
     );
     assert!(plan.requeue_after.is_some_and(|d| d <= Duration::from_secs(300)));
     assert_eq!(plan.events.len(), 1);
@@ -207,7 +216,7 @@ fn open_invitation_awaits_acceptance_neither_reconciling_nor_stalled() {
     assert_eq!(plan.action, Action::None);
     assert_eq!(
         condition(&plan, cond::INVITATION_SENT),
-        ("True", reason::AWAITING_ACCEPTANCE)
+        ("True", Reason::AwaitingAcceptance.as_str())
     );
     assert_eq!(condition(&plan, cond::RECONCILING).0, "False");
     assert_eq!(condition(&plan, cond::STALLED).0, "False");
@@ -283,9 +292,9 @@ fn declined_stalls_by_default_and_resends_when_policy_says() {
     obs.recorded_handshake = Some(declined.clone());
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::None);
-    assert_eq!(condition(&plan, cond::STALLED), ("True", reason::DECLINED));
+    assert_eq!(condition(&plan, cond::STALLED), ("True", Reason::Declined.as_str()));
     assert_eq!(plan.status.phase, Some(InvitePhase::Failed));
-    assert!(plan.events.iter().any(|e| e.reason == reason::DECLINED));
+    assert!(plan.events.iter().any(|e| e.reason == Reason::Declined.as_str()));
     let message = &cond::find(&plan.status.conditions, cond::STALLED)
         .expect("stalled")
         .message;
@@ -322,7 +331,10 @@ fn expired_is_reinvited_until_max_attempts() {
     obs.recorded_handshake = Some(expired);
     let plan = act(decide(&obs));
     assert_eq!(plan.action, Action::None);
-    assert_eq!(condition(&plan, cond::STALLED), ("True", reason::MAX_ATTEMPTS_REACHED));
+    assert_eq!(
+        condition(&plan, cond::STALLED),
+        ("True", Reason::MaxAttemptsReached.as_str())
+    );
 }
 
 #[test]
@@ -374,12 +386,15 @@ fn accepted_then_iam_access_automatic() {
     });
     assert_eq!(decide(&obs), Decision::Observe(Need::IamAccess));
     obs.iam = Some(IamCheck::Missing {
-        reason: "RoleNotFound".into(),
+        reason: Reason::RoleNotFound,
         message: "role CloudHealth does not exist in 222222222222".into(),
     });
     let plan = act(decide(&obs));
     assert_eq!(plan.status.phase, Some(InvitePhase::Joined));
-    assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), ("True", reason::ACCEPTED));
+    assert_eq!(
+        condition(&plan, cond::ACCOUNT_JOINED),
+        ("True", Reason::Accepted.as_str())
+    );
     assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("False", "RoleNotFound"));
     assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("False", "RoleNotFound"));
     assert!(
@@ -392,8 +407,11 @@ fn accepted_then_iam_access_automatic() {
     obs.iam = Some(IamCheck::Verified);
     let plan = act(decide(&obs));
     assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
-    assert_eq!(condition(&plan, cond::READY), ("True", reason::READY));
-    assert_eq!(condition(&plan, cond::IAM_ACCESS_VERIFIED), ("True", reason::VERIFIED));
+    assert_eq!(condition(&plan, cond::READY), ("True", Reason::Ready.as_str()));
+    assert_eq!(
+        condition(&plan, cond::IAM_ACCESS_VERIFIED),
+        ("True", Reason::Verified.as_str())
+    );
     assert!(plan.events.iter().any(|e| e.reason == "Ready"));
 
     // Once verified for this generation, it is not re-checked.
@@ -421,7 +439,7 @@ fn manual_iam_access_needs_the_annotation() {
     let plan = act(decide(&obs));
     assert_eq!(
         condition(&plan, cond::IAM_ACCESS_VERIFIED),
-        ("False", reason::AWAITING_MANUAL_CONFIRMATION)
+        ("False", Reason::AwaitingManualConfirmation.as_str())
     );
     assert_eq!(plan.status.phase, Some(InvitePhase::Joined));
     obs.iam_confirmed = Some(Some("alice@example.com".into()));
@@ -541,7 +559,7 @@ fn a_refused_send_is_not_repeated_until_the_spec_or_the_reinvite_annotation_chan
     let spec = spec();
     let mut status = AwsAccountInviteStatus::default();
     let refusal = SendFailure::Terminal {
-        reason: "AlreadyInOrganization".into(),
+        reason: Reason::AlreadyInOrganization,
         message: "The account is already a member of another AWS organization.".into(),
     };
     let (event, requeue) = record_send_failure(&mut status, &spec, Some(1), &refusal, ts(T0));

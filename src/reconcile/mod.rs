@@ -4,3 +4,4 @@
 pub mod conditions;
 pub mod invite;
 pub mod profile;
+pub mod standing;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use kube::core::{Selector, SelectorExt};
 
-use super::conditions::{self as cond};
+use super::conditions::{self as cond, Reason};
 use crate::api::{AllowedNamespaces, BillingProfileSpec, BillingProfileStatus, NamespacesFrom};
 
 /// Whether `namespace` (with its labels) may create invites naming profile `profile_name`.
@@ -43,13 +43,18 @@ pub enum OrganizationCheck {
     /// failures (throttling, 5xx, network) may pass on their own; the others need a change
     /// to the credentials, their permissions or the spec.
     Failed {
-        reason: String,
+        reason: Reason,
         message: String,
         retryable: bool,
     },
 }
 
 /// The profile's status: Ready only when the organization is the one the spec names.
+///
+/// kstatus: Ready (Current); a passing AWS failure is Reconciling (InProgress) and keeps a
+/// profile that was Ready for this generation Ready, so one throttled call does not stop its
+/// invites; anything else is Stalled (Failed): nothing improves until the credentials, their
+/// permissions or the spec change.
 pub fn profile_status(
     spec: &BillingProfileSpec,
     current: Option<&BillingProfileStatus>,
@@ -69,43 +74,18 @@ pub fn profile_status(
             message,
             retryable: true,
         } => {
-            // A passing AWS failure: Reconciling (kstatus InProgress). A profile that was Ready
-            // for this generation stays Ready, so one throttled call does not stop its invites.
             let was_ready = current
                 .is_some_and(|c| c.observed_generation == generation && cond::is_true(&c.conditions, cond::READY));
             let message = format!("{message} The operator retries.");
-            cond::set(
-                &mut status.conditions,
-                cond::RECONCILING,
-                true,
-                reason,
-                &message,
-                generation,
-                now,
-            );
-            cond::set(
-                &mut status.conditions,
-                cond::STALLED,
-                false,
-                NOT_STALLED,
-                "",
-                generation,
-                now,
-            );
+            let c = &mut status.conditions;
+            cond::set(c, cond::RECONCILING, true, *reason, &message, generation, now);
+            cond::set(c, cond::STALLED, false, NOT_STALLED, "", generation, now);
             if !was_ready {
-                cond::set(
-                    &mut status.conditions,
-                    cond::READY,
-                    false,
-                    reason,
-                    message,
-                    generation,
-                    now,
-                );
+                cond::set(c, cond::READY, false, *reason, message, generation, now);
             }
             return status;
         }
-        OrganizationCheck::Failed { reason, message, .. } => (false, reason.clone(), message.clone()),
+        OrganizationCheck::Failed { reason, message, .. } => (false, *reason, message.clone()),
         OrganizationCheck::Reached {
             organization_id,
             management_account_id,
@@ -113,57 +93,51 @@ pub fn profile_status(
         } => {
             status.organization_id = Some(organization_id.clone());
             status.management_account_email = management_account_email.clone();
-            if management_account_id != &spec.management_account_id {
-                (
-                    false,
-                    "WrongOrganization".to_owned(),
-                    format!(
-                        "The credentials reach organization {organization_id}, whose management account is \
-                         {management_account_id}, not {} as spec.managementAccountId says; fix the credentials or the spec",
-                        spec.management_account_id
-                    ),
-                )
-            } else if spec
-                .organization_id
-                .as_ref()
-                .is_some_and(|want| want != organization_id)
-            {
-                (
-                    false,
-                    "WrongOrganization".to_owned(),
-                    format!(
-                        "The credentials reach organization {organization_id}, not {} as spec.organizationId says; fix \
-                         the credentials or the spec",
-                        spec.organization_id.as_deref().unwrap_or_default()
-                    ),
-                )
-            } else {
-                (
+            match wrong_organization(spec, organization_id, management_account_id) {
+                Some(message) => (false, Reason::WrongOrganization, message),
+                None => (
                     true,
-                    "OrganizationReached".to_owned(),
+                    Reason::OrganizationReached,
                     format!(
                         "Credentials reach organization {organization_id} managed by account {management_account_id}; \
                          {invitations_in_last24h} of {} daily invitations used",
                         spec.invitations_per_day
                     ),
-                )
+                ),
             }
         }
     };
-    // Ready, or Stalled: nothing improves until the credentials, their permissions or the
-    // spec change (kstatus Current / Failed).
     let c = &mut status.conditions;
     if ready {
         cond::set(c, cond::STALLED, false, NOT_STALLED, "", generation, now);
     } else {
-        cond::set(c, cond::STALLED, true, &why, &message, generation, now);
+        cond::set(c, cond::STALLED, true, why, &message, generation, now);
     }
-    cond::set(c, cond::RECONCILING, false, &why, "", generation, now);
-    cond::set(c, cond::READY, ready, &why, message, generation, now);
+    cond::set(c, cond::RECONCILING, false, why, "", generation, now);
+    cond::set(c, cond::READY, ready, why, message, generation, now);
     status
 }
 
-const NOT_STALLED: &str = cond::reason::NOT_STALLED;
+/// Why the reached organization is not the one the spec names, if it is not.
+fn wrong_organization(spec: &BillingProfileSpec, organization_id: &str, management_account_id: &str) -> Option<String> {
+    if management_account_id != spec.management_account_id {
+        return Some(format!(
+            "The credentials reach organization {organization_id}, whose management account is \
+             {management_account_id}, not {} as spec.managementAccountId says; fix the credentials or the spec",
+            spec.management_account_id
+        ));
+    }
+    let want = spec
+        .organization_id
+        .as_deref()
+        .filter(|want| *want != organization_id)?;
+    Some(format!(
+        "The credentials reach organization {organization_id}, not {want} as spec.organizationId says; fix the \
+         credentials or the spec"
+    ))
+}
+
+const NOT_STALLED: Reason = Reason::Progressing;
 
 /// Invitations the profile may still send in the current 24-hour window.
 pub fn budget_left(spec: &BillingProfileSpec, sent_in_last24h: u32) -> u32 {
@@ -256,7 +230,7 @@ mod tests {
 
     fn failed(reason: &str, retryable: bool) -> OrganizationCheck {
         OrganizationCheck::Failed {
-            reason: reason.into(),
+            reason: Reason::parse(reason).expect("a reason"),
             message: "AWS said no.".into(),
             retryable,
         }

@@ -135,11 +135,7 @@ impl Harness {
             let name = invite.metadata.name.clone().expect("named");
             let patch = json!({"metadata": {"labels": {"test.awsinvite.io/clock-advanced": stamp}}});
             self.invites()
-                .patch(
-                    &name,
-                    &kube::api::PatchParams::default(),
-                    &kube::api::Patch::Merge(&patch),
-                )
+                .patch(&name, &patch_params(), &kube::api::Patch::Merge(&patch))
                 .await
                 .expect("touch");
         }
@@ -167,7 +163,7 @@ impl Harness {
         }))
         .expect("profile");
         self.profiles()
-            .create(&PostParams::default(), &profile)
+            .create(&post_params(), &profile)
             .await
             .expect("profile created");
     }
@@ -181,7 +177,7 @@ impl Harness {
         }))
         .expect("invite");
         self.invites()
-            .create(&PostParams::default(), &invite)
+            .create(&post_params(), &invite)
             .await
             .expect("invite created");
     }
@@ -281,6 +277,23 @@ impl Harness {
         if let Some(op) = self.operator.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), op).await;
         }
+    }
+}
+
+/// The field manager of every write the tests make (so managedFields names each writer).
+pub const TEST_MANAGER: &str = "e2e-test";
+
+pub fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some(TEST_MANAGER.into()),
+        ..PostParams::default()
+    }
+}
+
+pub fn patch_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(TEST_MANAGER.into()),
+        ..kube::api::PatchParams::default()
     }
 }
 

@@ -1,0 +1,104 @@
+//! The AWS clients of each billing profile, built once per spec generation and Secret version.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::BillingProfile;
+use crate::aws::{AwsCallObserver, AwsError, ErrorClass, ProfileClients, StaticKeys};
+use crate::reason::Reason;
+
+/// A profile's clients and the spec/secret version they were built from.
+#[derive(Clone)]
+struct Connection {
+    key: String,
+    clients: ProfileClients,
+}
+
+/// The connection cache: profile name → clients.
+#[derive(Default)]
+pub(super) struct Connections(tokio::sync::Mutex<HashMap<String, Connection>>);
+
+impl Connections {
+    /// The AWS clients of `profile`, reusing the cached ones while its generation and its
+    /// credentials Secret are unchanged. Calls are reported to `observer` (metrics).
+    pub(super) async fn connect(
+        &self,
+        client: &Client,
+        observer: Arc<dyn AwsCallObserver>,
+        profile: &BillingProfile,
+    ) -> Result<ProfileClients, AwsError> {
+        let (static_keys, secret_version) = static_keys(client, profile).await?;
+        let key = format!(
+            "{}/{}",
+            profile.metadata.generation.unwrap_or_default(),
+            secret_version.unwrap_or_default()
+        );
+        let mut connections = self.0.lock().await;
+        if let Some(existing) = connections.get(&profile.name_any())
+            && existing.key == key
+        {
+            return Ok(existing.clients.clone());
+        }
+        let clients = ProfileClients::connect(&profile.spec, static_keys)
+            .await?
+            .with_observer(observer);
+        let connection = Connection {
+            key,
+            clients: clients.clone(),
+        };
+        connections.insert(profile.name_any(), connection);
+        Ok(clients)
+    }
+
+    /// The key (spec generation / Secret version) of a profile's cached clients, if connected.
+    pub(super) async fn key(&self, profile: &str) -> Option<String> {
+        self.0.lock().await.get(profile).map(|c| c.key.clone())
+    }
+}
+
+/// The static keys of `spec.credentials.secretRef` and the Secret's resource version (None,
+/// None without a secretRef: the SDK's default chain).
+async fn static_keys(
+    client: &Client,
+    profile: &BillingProfile,
+) -> Result<(Option<StaticKeys>, Option<String>), AwsError> {
+    let Some(secret_ref) = profile.spec.credentials.as_ref().and_then(|c| c.secret_ref.as_ref()) else {
+        return Ok((None, None));
+    };
+    let (namespace, name) = (&secret_ref.namespace, &secret_ref.name);
+    let unavailable = |message: String| {
+        AwsError::local(
+            "LoadCredentials",
+            ErrorClass::Profile,
+            Reason::CredentialsUnavailable,
+            message,
+        )
+    };
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets.get(name).await.map_err(|e| {
+        unavailable(format!(
+            "cannot read Secret {namespace}/{name} named by spec.credentials.secretRef: {e}"
+        ))
+    })?;
+    let data = secret.data.unwrap_or_default();
+    let field = |key: &str| {
+        data.get(key)
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(access_key_id), Some(secret_access_key)) = (field("AWS_ACCESS_KEY_ID"), field("AWS_SECRET_ACCESS_KEY"))
+    else {
+        return Err(unavailable(format!(
+            "Secret {namespace}/{name} must have the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )));
+    };
+    let keys = StaticKeys {
+        access_key_id,
+        secret_access_key,
+        session_token: field("AWS_SESSION_TOKEN"),
+    };
+    Ok((Some(keys), secret.metadata.resource_version))
+}

@@ -1,0 +1,301 @@
+//! The stable reasons the operator writes: [`Reason`] for conditions (and AWS error
+//! classification, whose reasons become condition reasons) and [`EventReason`] for Kubernetes
+//! Events. Both are an API: users match on them and docs/troubleshooting.md documents every
+//! value of [`Reason::ALL`] and [`EventReason::ALL`] (tests/docs_reference.rs checks it).
+//!
+//! Each reason is its own CamelCase name, with its advice: what it means and what to do, for
+//! the person reading `kubectl describe`.
+
+use std::fmt;
+
+/// Defines a reason enum whose values are spelled as their names, with `ALL`, `as_str`,
+/// `advice`, `Display` and comparisons with strings (conditions store reasons as strings).
+macro_rules! reasons {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[doc = $doc:literal])* $variant:ident => $advice:expr,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable CamelCase spelling (the variant's name).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant),)+
+                }
+            }
+
+            /// The value spelled `text`, if any.
+            pub fn parse(text: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|r| r.as_str() == text)
+            }
+
+            /// What it means and what to do, in one or two sentences.
+            pub const fn advice(self) -> &'static str {
+                match self {
+                    $($name::$variant => $advice,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The reason of a condition (invite or profile), also the reason AWS errors are classified into.
+    pub enum Reason {
+        // The invite's progress.
+        /// Reserved: nothing sent yet.
+        Pending => "Nothing has been sent yet; wait.",
+        /// An invitation is open; AWS emailed the account owner.
+        AwaitingAcceptance => "An invitation is open: the account owner accepts it in the AWS Organizations console of \
+            the invited account (Invitations).",
+        /// The owner accepted and DescribeAccount confirms the membership.
+        Accepted => "The account owner accepted the invitation and the account joined; the IAM access step follows.",
+        /// The owner declined the invitation.
+        Declined => "The account owner declined the invitation; talk to them, then set the reinvite annotation to a \
+            new value or set spec.reinvite.onDeclined.",
+        /// Nobody answered within 15 days.
+        Expired => "Nobody answered the invitation within 15 days; check the account ID and re-invite with the \
+            reinvite annotation.",
+        /// The open invitation was canceled outside the operator.
+        Canceled => "The open invitation was canceled outside the operator; re-invite with the reinvite annotation \
+            if it should continue.",
+        /// The policy would resend but `spec.reinvite.maxAttempts` are used up.
+        MaxAttemptsReached => "All invitations allowed by spec.reinvite.maxAttempts were sent; raise it to try again.",
+        /// The daily invitation budget (the profile's or AWS's) is used up: queued.
+        QuotaExhausted => "The organization has sent as many invitations as AWS allows in 24 hours (max(20, account \
+            quota); accepted invitations are not counted). The invitation waits until the oldest ones fall out of \
+            the 24-hour window.",
+        /// The account already was a member; nothing sent.
+        AlreadyMember => "The account already was a member of the profile's organization; no invitation was needed.",
+        /// Accepted, but the account is no longer a member.
+        AccountLeftOrganization => "The account accepted but is no longer a member of the organization; ask its \
+            owner why, then re-invite with the reinvite annotation.",
+        /// No BillingProfile of the name in `spec.billingProfile`.
+        BillingProfileNotFound => "The BillingProfile named by spec.billingProfile does not exist; create it.",
+        /// The profile does not admit the invite's namespace.
+        BillingProfileNotAllowed => "The BillingProfile's spec.allowedNamespaces does not admit the invite's \
+            namespace; ask the profile's owner to add it.",
+        /// The profile is not Ready.
+        BillingProfileNotReady => "The BillingProfile is not Ready; fix the profile (its own Ready condition says why).",
+        /// AWS could not be reached, or a retryable failure.
+        AwsUnavailable => "AWS could not be reached or answered with a server error; the operator retries with backoff.",
+        /// An invitation is about to go out (or waits for the 5-minute floor).
+        SendingInvitation => "The operator is about to send an invitation, or waits for the 5 minutes between two \
+            invitations; wait.",
+        /// Reserved: waiting for the account to appear as a member.
+        AwaitingJoin => "Waiting for the account to appear as a member; wait.",
+        /// Reserved: a check is under way.
+        Checking => "The operator is checking; wait.",
+        /// Joined and IAM access verified (or not required).
+        Ready => "The account joined and IAM access is verified (or not required); nothing to do.",
+        /// Reserved: nothing to do.
+        Idle => "Nothing to do.",
+        /// The reason of every `Stalled=False`.
+        Progressing => "Not stalled; nothing to do.",
+        // The IAM access step.
+        /// The invite has no `spec.iamAccess`.
+        NotRequired => "The invite has no spec.iamAccess; nothing to do.",
+        /// The role exists and trusts the principal with the external ID.
+        Verified => "The cost tool's role exists and its trust policy is as required; nothing to do.",
+        /// Someone set the confirmation annotation.
+        ConfirmedManually => "IAM access was confirmed by hand with the iam-access-confirmed annotation.",
+        /// Manual verification, no confirmation yet.
+        AwaitingManualConfirmation => "Once the account owner created the role, set the annotation \
+            awsinvite.io/iam-access-confirmed: \"true\".",
+        /// The member access role cannot be assumed, or may not call iam:GetRole.
+        MemberAccessDenied => "The operator cannot assume the member access role in the account, or that role may not \
+            call iam:GetRole; the owner creates the role trusting the management account.",
+        /// The cost tool's role does not exist (also the AWS reason of IAM's NoSuchEntity).
+        RoleNotFound => "The IAM role does not exist in the account.",
+        /// The role's trust policy does not allow what the spec asks.
+        TrustPolicyMismatch => "The role's trust policy does not allow the trusted principal (with the external ID); \
+            the owner fixes it.",
+        /// Whether IAM allows the request depends on something the operator cannot know.
+        TrustPolicyNotEvaluable => "Whether IAM lets the trusted principal assume the role depends on something the \
+            operator cannot know (e.g. another condition key); check the policy by hand, then set \
+            spec.iamAccess.verification: Manual and the iam-access-confirmed annotation.",
+        /// The external ID's Secret or key is missing.
+        ExternalIdSecretNotFound => "The Secret named by spec.iamAccess.externalIdSecretRef, or its key, does not \
+            exist; create it or fix the reference.",
+        // The BillingProfile.
+        /// The credentials reach the organization the spec names.
+        OrganizationReached => "The credentials reach the organization the spec names; nothing to do.",
+        /// The credentials reach another organization.
+        WrongOrganization => "The credentials reach another organization than the spec names; fix the credentials \
+            or the spec.",
+        /// The profile has not been checked yet.
+        NotChecked => "The operator has not checked the profile yet; wait a few seconds.",
+        // AWS errors (see `crate::aws::classify`).
+        /// AWS throttled the request.
+        Throttled => "AWS throttled the request; the operator retries with backoff.",
+        /// A concurrent change to the organization.
+        ConcurrentModification => "AWS reported a concurrent change to the organization; the operator retries with \
+            backoff.",
+        /// An open invitation to the account already exists.
+        DuplicateHandshake => "An open invitation to this account from this organization already exists; the \
+            operator adopts it instead of sending another.",
+        /// The account changed organizations too often recently.
+        MembershipChangeRateLimited => "The invited account changed organizations too often recently; AWS refuses \
+            new invitations for a while. The operator retries with backoff.",
+        /// The organization is migrating to all features.
+        EnableAllFeaturesInProgress => "The organization is migrating to all features, during which AWS does not \
+            allow invitations; the operator retries when it has finished.",
+        /// The organization's account quota is reached.
+        AccountLimitExceeded => "The organization has reached its account quota (members plus open invitations). \
+            Cancel unneeded open invitations, remove accounts, or ask AWS Support (Service Quotas, AWS \
+            Organizations) to raise the quota.",
+        /// The account belongs to another organization.
+        AlreadyInOrganization => "The account is already a member of another AWS organization. Its owner must first \
+            leave that organization (in the AWS Organizations console of the account: Leave organization; or have \
+            the other organization's management account remove it), then the invitation can be accepted.",
+        /// The account manages an organization of its own.
+        ManagementAccountOfAnotherOrganization => "The account is the management account of its own AWS \
+            organization and cannot join another one. Its owner must first remove all member accounts from that \
+            organization (AWS Organizations console: select each account, Remove), then delete the organization \
+            (Settings: Delete organization), and then accept the invitation.",
+        /// Different AWS sellers of record.
+        DifferentSellerOfRecord => "The account and this organization have different AWS sellers of record (e.g. \
+            AWS Inc. and AWS Europe or AISPL); AWS does not allow the invitation. Contact AWS Support.",
+        /// Another organization constraint.
+        HandshakeConstraintViolation => "AWS refused the invitation because of an organization constraint.",
+        /// AWS knows no such account in the organization.
+        AccountNotFound => "AWS reports no such account in this organization; check that the 12-digit account ID is \
+            correct.",
+        /// AWS does not know the handshake.
+        HandshakeNotFound => "AWS does not know this handshake (it may be older than 30 days or belong to another \
+            organization).",
+        /// The handshake already ended.
+        InvalidHandshakeTransition => "The handshake has already ended, so it cannot change state any more.",
+        /// The handshake is already in that state.
+        HandshakeAlreadyInState => "The handshake is already in the requested state.",
+        /// AWS rejected the request as invalid.
+        InvalidInput => "AWS rejected the request as invalid; check the spec (account ID, notes at most 1024 \
+            characters, tags).",
+        /// An AWS error the operator does not know.
+        AwsRequestFailed => "The AWS request failed.",
+        /// The credentials may not make this call.
+        AccessDenied => "The profile's credentials are not allowed to do this. They must belong to the \
+            organization's management account (or a role in it) with the organizations:* permissions the operator \
+            needs.",
+        /// The credentials' account is in no organization.
+        OrganizationsNotInUse => "The profile's credentials belong to an account that is not in an AWS \
+            organization. Check the profile's credentials and managementAccountId.",
+        /// Unknown access key or bad signature.
+        InvalidCredentials => "AWS rejected the profile's credentials (unknown access key or bad signature). Check \
+            the credentials secret or the operator's IAM role.",
+        /// The credentials expired.
+        ExpiredCredentials => "The profile's credentials have expired. Refresh the credentials secret or check the \
+            operator's IAM role setup.",
+        /// No credentials could be loaded.
+        CredentialsUnavailable => "No AWS credentials could be loaded for the profile (nothing in the operator's \
+            default chain, or the role in spec.credentials.roleArn could not be assumed).",
+        /// The management account has no valid payment method.
+        PaymentInstrumentRequired => "AWS requires a valid payment method on the management account before it can \
+            invite accounts.",
+        /// The management account's email is not verified.
+        ManagementEmailNotVerified => "The management account's email address is not verified; verify it in the AWS \
+            console before inviting accounts.",
+        /// STS is disabled in the region.
+        RegionDisabled => "STS is not enabled in the profile's region; use another region or enable it.",
+    }
+}
+
+reasons! {
+    /// The reason of a Kubernetes Event the operator publishes.
+    pub enum EventReason {
+        /// The first invitation went out.
+        InvitationSent => "The first invitation went out.",
+        /// Another invitation went out (policy or annotation).
+        ReInvited => "Another invitation went out (policy or annotation).",
+        /// An open invitation sent earlier was adopted.
+        Adopted => "An open invitation sent earlier was adopted instead of sending one.",
+        /// The daily budget (the profile's or AWS's) is used up.
+        Queued => "The daily invitation budget is used up; the invitation goes out by itself later.",
+        /// The owner accepted and the account joined.
+        Accepted => "The account owner accepted and the account joined.",
+        /// The account was already a member; nothing sent.
+        AlreadyMember => "The account was already a member; nothing was sent.",
+        /// The owner declined the invitation.
+        Declined => "The invitation was declined.",
+        /// The invitation expired unanswered.
+        Expired => "The invitation expired unanswered.",
+        /// The invitation was canceled (outside the operator, or on deletion by the operator).
+        Canceled => "The invitation was canceled.",
+        /// The account left the organization after accepting.
+        AccountLeftOrganization => "The account left the organization after accepting.",
+        /// A new reinvite annotation value was ignored: maxAttempts are used up.
+        ReinviteRefused => "A new reinvite annotation value was ignored because spec.reinvite.maxAttempts are used up.",
+        /// The invite stalled.
+        Stalled => "The invite stalled; the message says why and what to do.",
+        /// Sending failed with a retryable error.
+        AwsUnavailable => "Sending failed with a retryable error; the operator retries.",
+        /// Sending failed because the profile's credentials were refused.
+        BillingProfileNotReady => "Sending failed because the profile's credentials were refused.",
+        /// The automatic IAM check passed.
+        IamAccessVerified => "The automatic IAM access check passed.",
+        /// IAM access was confirmed by hand.
+        IamAccessConfirmed => "IAM access was confirmed by hand.",
+        /// The invite became Ready.
+        Ready => "The invite became Ready.",
+        /// On deletion the open invitation could not be canceled.
+        CancelSkipped => "On deletion, the open invitation could not be canceled (the profile is missing or not \
+            ready); cancel it in the AWS Organizations console.",
+        /// The profile became Ready.
+        OrganizationReached => "The billing profile became Ready.",
+        /// The profile is not Ready.
+        NotReady => "The billing profile is not Ready; its Ready condition says why.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_spelled_as_its_name_and_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in Reason::ALL {
+            assert!(seen.insert(r.as_str()), "{r} twice");
+            assert!(!r.advice().is_empty());
+            assert!(r.as_str().chars().next().is_some_and(|c| c.is_ascii_uppercase()), "{r}");
+        }
+        assert_eq!(Reason::AccountLeftOrganization, "AccountLeftOrganization");
+        assert_eq!(EventReason::ReInvited.to_string(), "ReInvited");
+        assert_eq!(EventReason::ALL.len(), 20);
+    }
+}
