@@ -339,6 +339,26 @@ async fn bad_invites_are_rejected_with_a_message_naming_the_field() {
             &["spec.iamAccess.trustedPrincipal", "IAM principal ARN"],
         ),
         (
+            "external ID Secret whose name is not a Secret name",
+            set(
+                valid_invite("a"),
+                "/spec/iamAccess",
+                json!({"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                       "externalIdSecretRef": {"name": "Ext_ID", "key": "id"}}),
+            ),
+            &["spec.iamAccess.externalIdSecretRef.name", "Secret name"],
+        ),
+        (
+            "external ID Secret key with a slash",
+            set(
+                valid_invite("a"),
+                "/spec/iamAccess",
+                json!({"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                       "externalIdSecretRef": {"name": "ext", "key": "a/b"}}),
+            ),
+            &["spec.iamAccess.externalIdSecretRef.key", "Secret key"],
+        ),
+        (
             "billing profile that is not a name",
             set(valid_invite("a"), "/spec/billingProfile", json!("Payer Main")),
             &["spec.billingProfile", "name of a BillingProfile"],
@@ -423,6 +443,53 @@ async fn bad_billing_profiles_are_rejected_with_a_message_naming_the_field() {
             "invitationsPerDay of 0",
             set(valid_profile("p"), "/spec/invitationsPerDay", json!(0)),
             &["spec.invitationsPerDay", "greater than or equal to 1"],
+        ),
+        // Names the operator looks up must be names Kubernetes can hold
+        // (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
+        (
+            "allowed namespace that is not a namespace name",
+            set(
+                valid_profile("p"),
+                "/spec/allowedNamespaces",
+                json!({"namespaces": ["Billing_Team"]}),
+            ),
+            &["spec.allowedNamespaces.namespaces", "namespace names"],
+        ),
+        (
+            "allowed namespace of 64 characters (a DNS label is at most 63)",
+            set(
+                valid_profile("p"),
+                "/spec/allowedNamespaces",
+                json!({"namespaces": ["n".repeat(64)]}),
+            ),
+            &["spec.allowedNamespaces.namespaces"],
+        ),
+        (
+            "secret namespace that is not a namespace name",
+            set(
+                valid_profile("p"),
+                "/spec/credentials",
+                json!({"secretRef": {"namespace": "Ops", "name": "keys"}}),
+            ),
+            &["spec.credentials.secretRef.namespace", "namespace name"],
+        ),
+        (
+            "secret name that is not a Secret name",
+            set(
+                valid_profile("p"),
+                "/spec/credentials",
+                json!({"secretRef": {"namespace": "ops", "name": "aws keys"}}),
+            ),
+            &["spec.credentials.secretRef.name", "Secret name"],
+        ),
+        (
+            "member access role that is not an IAM role name",
+            set(
+                valid_profile("p"),
+                "/spec/iamAccess",
+                json!({"memberAccessRoleName": "read only"}),
+            ),
+            &["spec.iamAccess.memberAccessRoleName", "IAM role name"],
         ),
         (
             "endpoint that is not a URL",
@@ -1027,6 +1094,62 @@ async fn namespace_selectors_are_validated_as_kubernetes_validates_label_selecto
                     failures.push(format!("{what}: the refusal does not name {path}: {message}"));
                 }
             }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The Secret an invite names for its external ID: admission accepts a name and key exactly
+/// when Kubernetes can hold such a Secret (names: https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names;
+/// keys: https://kubernetes.io/docs/concepts/configuration/secret/#restriction-names-data).
+/// Each pair goes to the API server twice: as a Secret and as an invite naming it.
+#[tokio::test]
+async fn secret_references_admit_what_kubernetes_admits_for_secrets() {
+    let env = control_plane().await;
+    env.create_namespace(NAMESPACE, [("team", "billing")])
+        .await
+        .expect("namespace");
+    let (invites, _) = dynamic_api::<AwsAccountInvite>(&env.client(), Some(NAMESPACE));
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        env.client(),
+        NAMESPACE,
+        &ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
+    );
+    let long_name = format!("{}.example", "a".repeat(240));
+    let too_long = "a".repeat(254);
+    let pairs = [
+        ("ext", "id"),
+        ("ext-id.v2", "external_id.txt"),
+        ("0ext", "ID-1"),
+        (long_name.as_str(), "k"),
+        ("Ext", "id"),
+        ("ext_id", "id"),
+        ("-ext", "id"),
+        ("ext.", "id"),
+        ("ext", "a/b"),
+        ("ext", "a b"),
+        ("ext", ".."),
+        (too_long.as_str(), "id"),
+    ];
+    let mut failures = Vec::new();
+    for (name, key) in pairs {
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "stringData": {key: "x"}
+        });
+        let kubernetes = dry_run_create(&secrets, &secret).await.is_ok();
+        let invite = set(
+            valid_invite("secret-ref"),
+            "/spec/iamAccess",
+            json!({"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                   "externalIdSecretRef": {"name": name, "key": key}}),
+        );
+        let ours = dry_run_create(&invites, &invite).await;
+        if ours.is_ok() != kubernetes {
+            failures.push(format!(
+                "name {name:?} key {key:?}: Secret admitted {kubernetes}, invite {ours:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

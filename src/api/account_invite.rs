@@ -174,13 +174,15 @@ pub struct IamAccess {
 }
 
 /// A key of a Secret in the invite's namespace.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyReference {
     /// Name of the Secret.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("must be a Secret name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"))]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// Key within the Secret.
+    #[x_kube(validation = Rule::new("self.matches('^[-._a-zA-Z0-9]+$') && self != '.' && !self.startsWith('..')").message("must be a Secret key: letters, digits, '-', '_' and '.', not \".\" and not starting with \"..\""))]
     #[schemars(length(min = 1, max = 253))]
     pub key: String,
 }

@@ -113,13 +113,15 @@ pub struct ProfileCredentials {
 }
 
 /// A Secret in a given namespace.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretReference {
     /// Namespace of the Secret.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a namespace name: lowercase letters, digits and '-', starting and ending with a letter or digit"))]
     #[schemars(length(min = 1, max = 63))]
     pub namespace: String,
     /// Name of the Secret.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("must be a Secret name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"))]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
@@ -145,7 +147,8 @@ pub struct AllowedNamespaces {
 
     /// Namespaces allowed by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("allowedNamespaces.namespaces must be namespace names: lowercase letters, digits and '-', starting and ending with a letter or digit"))]
+    #[schemars(length(max = 256), inner(length(max = 63)))]
     pub namespaces: Vec<String>,
 }
 
@@ -253,7 +256,7 @@ pub enum NamespacesFrom {
 }
 
 /// Defaults for the IAM access step of invites using this profile.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileIamAccess {
     /// How IAM access is verified when an invite does not say: `Automatic` (the operator
@@ -264,6 +267,7 @@ pub struct ProfileIamAccess {
     /// The role the operator assumes in a new member account to check IAM access, e.g.
     /// "OrganizationAccountAccessRole" (the default) or a read-only role the customer grants the payer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[\\\\w+=,.@-]{1,64}$')").message("memberAccessRoleName must be an IAM role name: 1 to 64 letters, digits and +=,.@_-"))]
     #[schemars(length(min = 1, max = 64))]
     pub member_access_role_name: Option<String>,
 }
