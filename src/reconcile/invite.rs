@@ -1,6 +1,7 @@
 //! The pure decision for one AwsAccountInvite (docs/architecture.md, "Reconcile
 //! pipeline"): given what was observed, what to do next and what the status says. No I/O here.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -321,6 +322,16 @@ impl Ended {
         }
     }
 
+    /// `message` and what a person does to send another invitation.
+    fn what_to_do(self, message: &str) -> String {
+        let hint = match self {
+            Self::Declined => " spec.reinvite.onDeclined is false;",
+            Self::Expired => " spec.reinvite.onExpired is false;",
+            Self::Canceled | Self::Left => "",
+        };
+        format!("{message}.{hint} set annotation {REINVITE_ANNOTATION} to a new value to send another invitation")
+    }
+
     /// What happened, and whether the reinvite policy sends another invitation.
     fn describe(self, obs: &Observation<'_>, recorded: &HandshakeStatus, organization_id: &str) -> (String, bool) {
         let (account, id, policy) = (&obs.spec.account_id, &recorded.id, &obs.spec.reinvite);
@@ -366,67 +377,71 @@ fn refused_for_this_generation(obs: &Observation<'_>) -> bool {
 }
 
 /// The recorded handshake is still open: wait, or resend when asked to.
-fn decide_open(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus) -> Decision {
-    let now = obs.now;
+fn decide_open(obs: &Observation<'_>, plan: Plan, recorded: &HandshakeStatus) -> Decision {
     let attempts_left = obs.status.attempts < obs.spec.reinvite.max_attempts;
     // A new value of the reinvite annotation: "I got no email".
-    if let Some(request) = new_reinvite_request(obs) {
-        if !attempts_left {
-            plan.status.last_reinvite_request = Some(request.to_owned());
-            let max = obs.spec.reinvite.max_attempts;
-            plan.note(
-                true,
-                EventReason::ReinviteRefused,
-                format!(
-                    "Reinvite {request:?} ignored: all {max} attempts of spec.reinvite.maxAttempts are used; raise it to \
-                     send another invitation"
-                ),
-            );
-        } else if let Some(wait) = until_floor(obs, recorded.requested_at.as_ref()) {
-            let note = format!(
-                "Reinvite {request:?} will be honoured {}s from now: invitations are at least 5 minutes apart",
-                wait.as_secs()
-            );
-            plan.stand(
-                obs,
-                Standing::Reinviting {
-                    message: invited_message(obs, recorded),
-                    note,
-                },
-            );
-            plan.requeue_after = Some(wait);
-            return plan.act();
-        } else {
-            return resend(obs, plan, recorded, Some(request.to_owned()));
-        }
-    }
+    let mut plan = match new_reinvite_request(obs) {
+        Some(request) => match reinvite(obs, plan, recorded, request, attempts_left) {
+            ControlFlow::Break(decision) => return decision,
+            ControlFlow::Continue(plan) => plan,
+        },
+        None => plan,
+    };
     // The resendAfter timer.
     if let (Some(after), Some(requested)) = (resend_after(obs.spec), recorded.requested_at.as_ref()) {
         let due = requested.0 + SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX);
-        if now >= due && attempts_left {
+        if obs.now >= due && attempts_left {
             return resend(obs, plan, recorded, None);
         }
-        if now < due && attempts_left {
-            plan.requeue_after = Some(until(now, due));
+        if obs.now < due && attempts_left {
+            plan.requeue_after = Some(until(obs.now, due));
         }
     }
-    plan.stand(
-        obs,
-        Standing::Invited {
-            message: invited_message(obs, recorded),
-        },
-    );
+    let message = invited_message(obs, recorded);
+    plan.stand(obs, Standing::Invited { message });
     let expiry = recorded
         .expires_at
         .as_ref()
         .map(|t| t.0)
         .or_else(|| recorded.requested_at.as_ref().map(|t| t.0 + HANDSHAKE_LIFETIME));
-    let to_expiry = expiry.map(|e| until(now, e) + Duration::from_secs(1));
+    let to_expiry = expiry.map(|e| until(obs.now, e) + Duration::from_secs(1));
     plan.requeue_after = [plan.requeue_after, to_expiry, Some(Duration::from_secs(3600))]
         .into_iter()
         .flatten()
         .min();
     plan.act()
+}
+
+/// A new reinvite request for an open invitation: resend now, at the 5-minute floor, or (all
+/// attempts used) refuse it with an event and keep waiting.
+fn reinvite(
+    obs: &Observation<'_>,
+    mut plan: Plan,
+    recorded: &HandshakeStatus,
+    request: &str,
+    attempts_left: bool,
+) -> ControlFlow<Decision, Plan> {
+    if !attempts_left {
+        plan.status.last_reinvite_request = Some(request.to_owned());
+        let max = obs.spec.reinvite.max_attempts;
+        let message = format!(
+            "Reinvite {request:?} ignored: all {max} attempts of spec.reinvite.maxAttempts are used; raise it to send \
+             another invitation"
+        );
+        plan.note(true, EventReason::ReinviteRefused, message);
+        return ControlFlow::Continue(plan);
+    }
+    let Some(wait) = until_floor(obs, recorded.requested_at.as_ref()) else {
+        return ControlFlow::Break(resend(obs, plan, recorded, Some(request.to_owned())));
+    };
+    let note = format!(
+        "Reinvite {request:?} will be honoured {}s from now: invitations are at least 5 minutes apart",
+        wait.as_secs()
+    );
+    let message = invited_message(obs, recorded);
+    plan.stand(obs, Standing::Reinviting { message, note });
+    plan.requeue_after = Some(wait);
+    ControlFlow::Break(plan.act())
 }
 
 /// How long until the 5-minute floor since the last invitation (`status.lastInvitedAt`, else
@@ -499,14 +514,7 @@ fn decide_ended(
         return send_or_queue(obs, plan, request);
     }
     let (why, message) = if attempts_left || !wants_another {
-        let hint = match ended {
-            Ended::Declined => " spec.reinvite.onDeclined is false;",
-            Ended::Expired => " spec.reinvite.onExpired is false;",
-            Ended::Canceled | Ended::Left => "",
-        };
-        let message =
-            format!("{message}.{hint} set annotation {REINVITE_ANNOTATION} to a new value to send another invitation");
-        (why, message)
+        (why, ended.what_to_do(&message))
     } else {
         let max = obs.spec.reinvite.max_attempts;
         let message = format!(
