@@ -1,7 +1,7 @@
 //! JSON types of the control API (`/_emulator/...`), shared by the server and
 //! [`crate::ControlClient`].
 
-use crate::state::{Account, Handshake, Organization, Role, State, Time};
+use crate::state::{Account, Handshake, Organization, Role, State, Time, Transfer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -30,6 +30,58 @@ pub struct HandshakeInfo {
     pub expires_at: Time,
     /// When it ended, if it has.
     pub ended_at: Option<Time>,
+    /// `INVITE` or `TRANSFER_RESPONSIBILITY`.
+    #[serde(default)]
+    pub action: String,
+    /// For a billing transfer invitation: the transfer's `rt-...` ID.
+    #[serde(default)]
+    pub transfer_id: Option<String>,
+}
+
+/// A billing (responsibility) transfer as the control API reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferInfo {
+    /// `rt-...`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `REQUESTED`, `ACCEPTED`, `DECLINED`, `CANCELED`, `EXPIRED` or `WITHDRAWN`.
+    pub status: String,
+    /// The payer's (bill-transfer) organization.
+    pub target_organization_id: String,
+    /// The payer's management account.
+    pub target_account_id: String,
+    /// The customer's (bill-source) management account, once known.
+    pub source_account_id: Option<String>,
+    /// The customer's organization, once accepted.
+    pub source_organization_id: Option<String>,
+    /// When the transfer starts (emulator clock).
+    pub start: Time,
+    /// When it ends, once withdrawn.
+    pub end: Option<Time>,
+    /// The invitation's handshake.
+    pub handshake_id: String,
+    /// Whether the payer manages the customer's bill now.
+    pub in_effect: bool,
+}
+
+impl TransferInfo {
+    /// The report of `t` at emulator time `now`.
+    pub fn new(t: &Transfer, now: Time) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            status: t.status.as_str().into(),
+            target_organization_id: t.target_organization_id.clone(),
+            target_account_id: t.target_account_id.clone(),
+            source_account_id: t.source_account_id.clone(),
+            source_organization_id: t.source_organization_id.clone(),
+            start: t.start,
+            end: t.end,
+            handshake_id: t.handshake_id.clone(),
+            in_effect: t.in_effect(now),
+        }
+    }
 }
 
 impl From<&Handshake> for HandshakeInfo {
@@ -46,6 +98,8 @@ impl From<&Handshake> for HandshakeInfo {
             requested_at: h.requested_at,
             expires_at: h.expires_at,
             ended_at: h.ended_at,
+            action: h.action().into(),
+            transfer_id: h.transfer.as_ref().map(|t| t.transfer_id.clone()),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::api::{
     AccountInfo, AccountQuota, AdvanceClock, CallRecord, ClockInfo, ControlErrorBody, Fault, HandshakeInfo,
-    OrganizationInfo, RateLimits, RespondToInvite, RoleInfo, StateSnapshot,
+    OrganizationInfo, RateLimits, RespondToInvite, RoleInfo, StateSnapshot, TransferInfo,
 };
 use crate::seed::{Seed, SeedAccount, SeedOrganization, SeedRole};
 use crate::state::ModelOptions;
@@ -196,6 +196,24 @@ impl ControlClient {
             Some(&RespondToInvite::default()),
         )
         .await
+    }
+
+    /// Accepts the (most recent) open billing transfer invitation to `account_id`, as that
+    /// (management) account.
+    pub async fn accept_transfer_for(&self, account_id: &str) -> Result<HandshakeInfo, ControlError> {
+        self.call::<(), HandshakeInfo>(Method::POST, &format!("/accounts/{account_id}/accept-transfer"), None)
+            .await
+    }
+
+    /// Declines the (most recent) open billing transfer invitation to `account_id`.
+    pub async fn decline_transfer_for(&self, account_id: &str) -> Result<HandshakeInfo, ControlError> {
+        self.call::<(), HandshakeInfo>(Method::POST, &format!("/accounts/{account_id}/decline-transfer"), None)
+            .await
+    }
+
+    /// Every billing transfer, oldest first.
+    pub async fn transfers(&self) -> Result<Vec<TransferInfo>, ControlError> {
+        self.get("/transfers").await
     }
 
     /// `account_id` leaves its organization (as LeaveOrganization).

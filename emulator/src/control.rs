@@ -3,7 +3,7 @@
 
 use crate::api::{
     AccountInfo, AccountQuota, AdvanceClock, ClockInfo, ControlErrorBody, Fault, HandshakeInfo, OrganizationInfo,
-    RateLimits, RespondToInvite, RoleInfo, StateSnapshot,
+    RateLimits, RespondToInvite, RoleInfo, StateSnapshot, TransferInfo,
 };
 use crate::error::AwsError;
 use crate::seed::{Seed, SeedAccount, SeedOrganization, SeedRole};
@@ -92,6 +92,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts/{id}/accept-invite", post(accept_invite))
         .route("/accounts/{id}/decline-invite", post(decline_invite))
         .route("/accounts/{id}/leave", post(leave))
+        .route("/accounts/{id}/accept-transfer", post(accept_transfer))
+        .route("/accounts/{id}/decline-transfer", post(decline_transfer))
+        .route("/transfers", get(list_transfers))
         .route("/roles", post(add_role))
         .route("/handshakes", get(list_handshakes))
         .route("/handshakes/{id}", get(get_handshake))
@@ -274,6 +277,40 @@ async fn accept_invite(AxState(sh): S, Path(id): Path<String>, bytes: axum::body
 
 async fn decline_invite(AxState(sh): S, Path(id): Path<String>, bytes: axum::body::Bytes) -> R<HandshakeInfo> {
     respond_invite(sh, id, bytes, false).await
+}
+
+/// Accepts or declines the (most recent) open billing transfer invitation to `account`, as
+/// that account (AcceptHandshake / DeclineHandshake with its checks).
+async fn respond_transfer(sh: Arc<Shared>, account: String, accept: bool) -> R<HandshakeInfo> {
+    let now = sh.now();
+    let mut st = lock(&sh.state);
+    let h = st
+        .open_transfer_invite_for(&account, now)
+        .ok_or_else(|| not_found(format!("no open billing transfer invitation to account {account}")))?;
+    let h = if accept {
+        st.accept_handshake(&account, Some(&h.id), now)?
+    } else {
+        st.decline_handshake(&account, Some(&h.id), now)?
+    };
+    st.refresh(now);
+    Ok(Json(HandshakeInfo::from(&h)))
+}
+
+async fn accept_transfer(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInfo> {
+    respond_transfer(sh, id, true).await
+}
+
+async fn decline_transfer(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInfo> {
+    respond_transfer(sh, id, false).await
+}
+
+async fn list_transfers(AxState(sh): S) -> Json<Vec<TransferInfo>> {
+    let now = sh.now();
+    let mut st = lock(&sh.state);
+    st.refresh(now);
+    let mut ts: Vec<_> = st.transfers.values().collect();
+    ts.sort_by_key(|t| t.seq);
+    Json(ts.into_iter().map(|t| TransferInfo::new(t, now)).collect())
 }
 
 async fn leave(AxState(sh): S, Path(id): Path<String>) -> R<AccountInfo> {

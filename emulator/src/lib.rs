@@ -22,7 +22,7 @@ mod shared;
 pub mod state;
 pub mod wire;
 
-pub use api::{CallRecord, Fault, FaultKind, FaultWhen, HandshakeInfo};
+pub use api::{CallRecord, Fault, FaultKind, FaultWhen, HandshakeInfo, TransferInfo};
 pub use client::{ControlClient, ControlError};
 pub use error::AwsError;
 pub use seed::{Seed, SeedAccount, SeedError, SeedOrganization, SeedRole};

@@ -2,7 +2,7 @@
 //! query protocol's XML for STS and IAM.
 
 use crate::error::AwsError;
-use crate::state::{Account, Handshake, Organization, Role, Session, Time};
+use crate::state::{Account, Handshake, Organization, Role, Session, Side, Time, Transfer};
 use serde_json::{Value, json};
 
 /// Epoch seconds (floating, millisecond precision), as awsJson timestamps.
@@ -17,6 +17,67 @@ pub fn iso(t: Time) -> String {
 
 /// The `Handshake` structure.
 pub fn handshake_json(h: &Handshake) -> Value {
+    let resources = match &h.transfer {
+        None => invite_resources(h),
+        Some(offer) => {
+            let mut r = vec![
+                json!({"Type": "RESPONSIBILITY_TRANSFER", "Value": offer.transfer_id}),
+                json!({"Type": "TRANSFER_TYPE", "Value": offer.transfer_type}),
+                json!({"Type": "TRANSFER_START_TIMESTAMP", "Value": offer.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}),
+                json!({"Type": "MANAGEMENT_ACCOUNT", "Value": h.management_account_id}),
+                json!({"Type": "MANAGEMENT_EMAIL", "Value": h.management_email}),
+                json!({"Type": "MANAGEMENT_NAME", "Value": h.management_name}),
+                json!({"Type": h.target.type_name(), "Value": h.target.id()}),
+            ];
+            if let Some(n) = &h.notes {
+                r.push(json!({"Type": "NOTES", "Value": n}));
+            }
+            r
+        }
+    };
+    json!({
+        "Id": h.id,
+        "Arn": h.arn(),
+        "Parties": [
+            {"Id": h.organization_id, "Type": "ORGANIZATION"},
+            {"Id": h.target.id(), "Type": h.target.type_name()},
+        ],
+        "State": h.state.as_str(),
+        "RequestedTimestamp": epoch(h.requested_at),
+        "ExpirationTimestamp": epoch(h.expires_at),
+        "Action": h.action(),
+        "Resources": resources,
+    })
+}
+
+/// The `ResponsibilityTransfer` structure as `side` sees it.
+pub fn transfer_json(t: &Transfer, side: Side) -> Value {
+    let mut source = serde_json::Map::new();
+    if let Some(id) = &t.source_account_id {
+        source.insert("ManagementAccountId".into(), json!(id));
+    }
+    if let crate::state::Target::Email(e) = &t.invited {
+        source.insert("ManagementAccountEmail".into(), json!(e));
+    }
+    let mut v = json!({
+        "Arn": t.arn(side),
+        "Name": t.name,
+        "Id": t.id,
+        "Type": t.transfer_type,
+        "Status": t.status.as_str(),
+        "Source": Value::Object(source),
+        "Target": {"ManagementAccountId": t.target_account_id, "ManagementAccountEmail": t.target_email},
+        "StartTimestamp": epoch(t.start),
+        "ActiveHandshakeId": t.handshake_id,
+    });
+    if let (Some(end), Some(obj)) = (t.end, v.as_object_mut()) {
+        obj.insert("EndTimestamp".into(), json!(epoch(end)));
+    }
+    v
+}
+
+/// The resources of an invitation to join.
+fn invite_resources(h: &Handshake) -> Vec<Value> {
     let mut resources = vec![
         json!({
             "Type": "ORGANIZATION",
@@ -32,19 +93,7 @@ pub fn handshake_json(h: &Handshake) -> Value {
     if let Some(n) = &h.notes {
         resources.push(json!({"Type": "NOTES", "Value": n}));
     }
-    json!({
-        "Id": h.id,
-        "Arn": h.arn(),
-        "Parties": [
-            {"Id": h.organization_id, "Type": "ORGANIZATION"},
-            {"Id": h.target.id(), "Type": h.target.type_name()},
-        ],
-        "State": h.state.as_str(),
-        "RequestedTimestamp": epoch(h.requested_at),
-        "ExpirationTimestamp": epoch(h.expires_at),
-        "Action": "INVITE",
-        "Resources": resources,
-    })
+    resources
 }
 
 /// The `Account` structure (as a member of `org`).

@@ -3,7 +3,10 @@
 
 use crate::call::Output;
 use crate::error::AwsError;
-use crate::state::{Caller, Handshake, HandshakeFilter, InviteInput, Organization, Page, State, Time};
+use crate::state::{
+    Caller, Handshake, HandshakeFilter, InviteInput, Organization, Page, Side, State, Time, Transfer,
+    TransferInviteInput,
+};
 use crate::wire;
 use serde_json::{Value, json};
 
@@ -67,6 +70,44 @@ fn organization_operation(state: &mut State, me: &str, op: &str, input: &Value, 
             state.leave_organization(me)?;
             ok(json!({}), None)
         }
+        "InviteOrganizationToTransferResponsibility" => {
+            let h = state.invite_transfer(me, transfer_invite_input(input)?, now)?;
+            handshake(&h)
+        }
+        "DescribeResponsibilityTransfer" => {
+            let (t, side) = state.describe_transfer(me, opt_str(input, "Id")?, now)?;
+            transfer(&t, side)
+        }
+        "ListInboundResponsibilityTransfers" => {
+            let page = state.list_inbound_transfers(
+                me,
+                opt_str(input, "Type")?,
+                opt_str(input, "Id")?,
+                opt_i64(input, "MaxResults")?,
+                opt_str(input, "NextToken")?,
+                now,
+            )?;
+            transfers(page, Side::Inbound)
+        }
+        "ListOutboundResponsibilityTransfers" => {
+            let page = state.list_outbound_transfers(
+                me,
+                opt_str(input, "Type")?,
+                opt_i64(input, "MaxResults")?,
+                opt_str(input, "NextToken")?,
+                now,
+            )?;
+            transfers(page, Side::Outbound)
+        }
+        "UpdateResponsibilityTransfer" => {
+            let (t, side) = state.update_transfer(me, opt_str(input, "Id")?, opt_str(input, "Name")?, now)?;
+            transfer(&t, side)
+        }
+        "TerminateResponsibilityTransfer" => {
+            let end = opt_timestamp(input, "EndTimestamp")?;
+            let (t, side) = state.terminate_transfer(me, opt_str(input, "Id")?, end, now)?;
+            transfer(&t, side)
+        }
         "RemoveAccountFromOrganization" => {
             state.remove_account(me, opt_str(input, "AccountId")?)?;
             ok(json!({}), None)
@@ -126,6 +167,18 @@ fn handshake(h: &Handshake) -> Result<Output, AwsError> {
     ok(json!({"Handshake": wire::handshake_json(h)}), Some(h.id.clone()))
 }
 
+fn transfer(t: &Transfer, side: Side) -> Result<Output, AwsError> {
+    ok(json!({"ResponsibilityTransfer": wire::transfer_json(t, side)}), None)
+}
+
+fn transfers(page: Page<Transfer>, side: Side) -> Result<Output, AwsError> {
+    let items = page.items.iter().map(|t| wire::transfer_json(t, side)).collect();
+    ok(
+        with_next_token(json!({"ResponsibilityTransfers": Value::Array(items)}), page.next_token),
+        None,
+    )
+}
+
 fn with_next_token(mut v: Value, token: Option<String>) -> Value {
     if let (Some(t), Some(o)) = (token, v.as_object_mut()) {
         o.insert("NextToken".into(), json!(t));
@@ -175,6 +228,41 @@ fn opt_i64(input: &Value, field: &str) -> Result<Option<i64>, AwsError> {
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ser_err(field, "an integer")),
         Some(_) => Err(ser_err(field, "an integer")),
     }
+}
+
+/// An awsJson timestamp: epoch seconds, integral or fractional.
+fn opt_timestamp(input: &Value, field: &str) -> Result<Option<Time>, AwsError> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            let millis = n.as_f64().map(|s| (s * 1000.0).round() as i64);
+            millis
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(Some)
+                .ok_or_else(|| ser_err(field, "a timestamp"))
+        }
+        Some(_) => Err(ser_err(field, "a timestamp (epoch seconds)")),
+    }
+}
+
+fn transfer_invite_input(input: &Value) -> Result<TransferInviteInput, AwsError> {
+    let (target_type, target_id) = match input.get("Target") {
+        None | Some(Value::Null) => (None, None),
+        Some(t @ Value::Object(_)) => (
+            opt_str(t, "Type")?.map(str::to_string),
+            opt_str(t, "Id")?.map(str::to_string),
+        ),
+        Some(_) => return Err(ser_err("Target", "a structure")),
+    };
+    Ok(TransferInviteInput {
+        transfer_type: opt_str(input, "Type")?.map(str::to_string),
+        target_type,
+        target_id,
+        notes: opt_str(input, "Notes")?.map(str::to_string),
+        start: opt_timestamp(input, "StartTimestamp")?,
+        source_name: opt_str(input, "SourceName")?.map(str::to_string),
+        tags: tags(input)?,
+    })
 }
 
 fn handshake_filter(input: &Value) -> Result<HandshakeFilter, AwsError> {

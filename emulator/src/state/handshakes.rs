@@ -2,6 +2,7 @@
 //! EXPIRED state machine, DescribeHandshake and the ListHandshakesFor* operations.
 
 use super::tags::check_tags;
+use super::transfers::TransferOffer;
 use super::validate::{check_handshake_id, is_account_id, is_email, paginate};
 use super::{
     HANDSHAKE_TTL_DAYS, MAX_NOTES_LEN, MIN_DAILY_INVITATIONS, Organization, Page, State, Time, random_lower_alnum,
@@ -101,14 +102,36 @@ pub struct Handshake {
     pub expires_at: Time,
     /// When it left OPEN.
     pub ended_at: Option<Time>,
+    /// For a `TRANSFER_RESPONSIBILITY` handshake (a billing transfer invitation): what it
+    /// offers. `None` for an invitation to join (`INVITE`).
+    #[serde(default)]
+    pub transfer: Option<TransferOffer>,
 }
 
 impl Handshake {
-    /// `arn:aws:organizations::<mgmt>:handshake/<org-id>/invite/<h-id>`.
+    /// The handshake's action: `INVITE` or `TRANSFER_RESPONSIBILITY`.
+    pub fn action(&self) -> &'static str {
+        if self.transfer.is_some() {
+            "TRANSFER_RESPONSIBILITY"
+        } else {
+            "INVITE"
+        }
+    }
+
+    /// Whether this is an invitation to join the organization.
+    pub fn is_invite(&self) -> bool {
+        self.transfer.is_none()
+    }
+
+    /// `arn:aws:organizations::<mgmt>:handshake/<org-id>/<action>/<h-id>`, the action in lower
+    /// case (`invite`, `transfer_responsibility`; the model's pattern allows `[a-z_]{1,32}`).
     pub fn arn(&self) -> String {
         format!(
-            "arn:aws:organizations::{}:handshake/{}/invite/{}",
-            self.management_account_id, self.organization_id, self.id
+            "arn:aws:organizations::{}:handshake/{}/{}/{}",
+            self.management_account_id,
+            self.organization_id,
+            self.action().to_ascii_lowercase(),
+            self.id
         )
     }
 }
@@ -169,6 +192,7 @@ impl State {
             .values()
             .filter(|h| {
                 h.organization_id == org_id
+                    && h.is_invite()
                     && h.requested_at > now - TimeDelta::hours(24)
                     && h.state != HandshakeState::Accepted
             })
@@ -206,7 +230,7 @@ impl State {
         let open: Vec<&Handshake> = self
             .handshakes
             .values()
-            .filter(|h| h.organization_id == org.id && h.state == HandshakeState::Open)
+            .filter(|h| h.organization_id == org.id && h.state == HandshakeState::Open && h.is_invite())
             .collect();
         // The same account by ID and by its email is one party: AWS's DuplicateHandshakeException
         // ("the invited account might already have a pending invitation from this organization").
@@ -252,6 +276,7 @@ impl State {
             requested_at: now,
             expires_at: now + TimeDelta::days(HANDSHAKE_TTL_DAYS),
             ended_at: None,
+            transfer: None,
         };
         self.handshakes.insert(id, h.clone());
         h
@@ -292,9 +317,9 @@ impl State {
             .handshakes
             .values()
             .filter(|h| keep(h))
-            .filter(|_h| match (&filter.action_type, &filter.parent_handshake_id) {
-                (Some(a), _) => a == "INVITE",
-                // Invitations have no parent handshake.
+            .filter(|h| match (&filter.action_type, &filter.parent_handshake_id) {
+                (Some(a), _) => a == h.action(),
+                // Invitations and transfer invitations have no parent handshake.
                 (None, Some(_)) => false,
                 (None, None) => true,
             })
@@ -409,6 +434,9 @@ impl State {
         let id = check_handshake_id(id)?;
         let h = self.recipient_handshake(caller, id)?;
         Self::transition_check(&h, HandshakeState::Accepted)?;
+        if h.transfer.is_some() {
+            return self.accept_transfer_handshake(caller, &h, now);
+        }
         let Some(org) = self.organizations.get(&h.organization_id).cloned() else {
             return Err(AwsError::client(
                 "InvalidHandshakeTransitionException",
@@ -457,7 +485,7 @@ impl State {
         self.refresh(now);
         self.handshakes
             .values()
-            .filter(|h| h.state == HandshakeState::Open && self.target_matches(h, account_id))
+            .filter(|h| h.state == HandshakeState::Open && h.is_invite() && self.target_matches(h, account_id))
             .filter(|h| org_id.is_none_or(|o| o == h.organization_id))
             .max_by_key(|h| h.seq)
             .cloned()

@@ -11,12 +11,17 @@ mod handshakes;
 mod orgs;
 mod sts_iam;
 mod tags;
+mod transfers;
 mod validate;
 
 pub use handshakes::{Handshake, HandshakeFilter, HandshakeState, InviteInput, Target};
 pub use orgs::{Account, Organization};
 pub use sts_iam::{Caller, Role, Session, parse_role_arn, trust_allows};
 pub use tags::MAX_TAGS_PER_RESOURCE;
+pub use transfers::{
+    ACCEPT_LEAD_HOURS, Side, Transfer, TransferInviteInput, TransferOffer, TransferStatus, is_transfer_id, month_end,
+    month_start,
+};
 pub use validate::{Page, check_max_results, is_account_id, is_handshake_id, is_org_id};
 
 use crate::seed::{Seed, SeedError};
@@ -73,6 +78,8 @@ pub struct State {
     pub accounts: BTreeMap<String, Account>,
     /// Handshakes by ID.
     pub handshakes: BTreeMap<String, Handshake>,
+    /// Billing (responsibility) transfers by ID.
+    pub transfers: BTreeMap<String, Transfer>,
     /// Roles by (account, name).
     pub roles: BTreeMap<(String, String), Role>,
     /// AssumeRole sessions by access key ID.
@@ -124,7 +131,8 @@ impl State {
     }
 
     /// Applies the passage of time: OPEN handshakes past their expiry become EXPIRED (ended
-    /// at their expiration time); ended handshakes older than 30 days disappear.
+    /// at their expiration time), and requested transfers follow their handshakes; ended
+    /// handshakes older than 30 days disappear (transfers stay).
     pub fn refresh(&mut self, now: Time) {
         for h in self.handshakes.values_mut() {
             if h.state == HandshakeState::Open && now >= h.expires_at {
@@ -132,6 +140,7 @@ impl State {
                 h.ended_at = Some(h.expires_at);
             }
         }
+        self.sync_transfers();
         let horizon = TimeDelta::days(ENDED_VISIBILITY_DAYS);
         self.handshakes.retain(|_, h| match h.ended_at {
             Some(end) => now < end + horizon,
