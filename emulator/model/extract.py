@@ -16,6 +16,10 @@ OPERATIONS = [
     "InviteAccountToOrganization", "LeaveOrganization", "ListAccounts",
     "ListHandshakesForAccount", "ListHandshakesForOrganization", "ListRoots",
     "ListTagsForResource", "RemoveAccountFromOrganization", "TagResource", "UntagResource",
+    # Billing transfers (docs/billing-transfer.md).
+    "InviteOrganizationToTransferResponsibility", "DescribeResponsibilityTransfer",
+    "ListInboundResponsibilityTransfers", "ListOutboundResponsibilityTransfers",
+    "UpdateResponsibilityTransfer", "TerminateResponsibilityTransfer",
 ]
 KEEP = ("type", "required", "min", "max", "pattern", "enum")
 
