@@ -2,6 +2,8 @@
 //! subprocess, as in aws_cli.rs. Set `ORGS_EMULATOR_SKIP_AWS_CLI=1` to skip on machines
 //! without it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use chrono::{Datelike, TimeZone, Utc};

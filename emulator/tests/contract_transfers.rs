@@ -2,6 +2,8 @@
 //! aws-sdk-organizations client against the emulator. The payer is `MGMT` (organization
 //! `ORG`), the customer `OTHER_MGMT`, the management account of `OTHER_ORG`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use aws_sdk_organizations::error::ProvideErrorMetadata;
