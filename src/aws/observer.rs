@@ -10,7 +10,7 @@ use crate::handshake::Handshake;
 use crate::reason::Reason;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -49,11 +49,20 @@ pub struct ProfileView {
     pub last_error: Option<SweepError>,
 }
 
+/// The last sweep attempt of a profile: when it ended (monotonic) and its error, if it failed.
+type LastSweep = Option<(tokio::time::Instant, Option<AwsError>)>;
+
 /// Per-profile handshake indexes, shared between the poller tasks and the reconcilers.
 /// Cheap to clone.
+///
+/// Sweeps of one profile never overlap: each holds the profile's sweep lock, so a reconcile
+/// that finds the index not yet synced waits for the sweep in flight and uses its result
+/// ([`Self::sync`]) instead of listing the organization's handshakes itself. A newly elected
+/// leader (or a restart) thus costs one sweep per organization, not one per invite.
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeObserver {
     views: Arc<RwLock<HashMap<String, ProfileView>>>,
+    sweeps: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<LastSweep>>>>>,
 }
 
 impl HandshakeObserver {
@@ -76,16 +85,82 @@ impl HandshakeObserver {
         }
     }
 
+    /// The sweep lock of `profile` (created on first use).
+    fn sweep_lock(&self, profile: &str) -> Arc<tokio::sync::Mutex<LastSweep>> {
+        let mut sweeps = match self.sweeps.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        sweeps.entry(profile.to_string()).or_default().clone()
+    }
+
     /// Makes one sweep (ListHandshakesForOrganization, ActionType=INVITE, all pages) for
     /// `profile`, swaps its index and returns the accounts whose handshakes changed (all
     /// accounts with a handshake on the first sweep). On failure the previous index stays,
-    /// `last_error` is set and the error is returned.
+    /// `last_error` is set and the error is returned. Waits for a sweep of the same profile
+    /// already in flight, then sweeps anyway (the caller wants a list made after its call).
     pub async fn refresh(
         &self,
         profile: &str,
         clients: &ProfileClients,
         now: Timestamp,
     ) -> Result<Vec<String>, AwsError> {
+        let lock = self.sweep_lock(profile);
+        let mut last = lock.lock().await;
+        let result = self.sweep(profile, clients, now).await;
+        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
+        result
+    }
+
+    /// Makes sure `profile` has had a successful sweep: returns at once when it has; otherwise
+    /// waits for the sweep in flight (the poller's or another reconcile's) and uses its result,
+    /// sweeping only when no sweep ended since this call began. A sweep that failed while this
+    /// call waited returns its error (no second sweep right behind a failed one).
+    pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
+        if self.is_synced(profile) {
+            return Ok(());
+        }
+        let began = tokio::time::Instant::now();
+        let lock = self.sweep_lock(profile);
+        let mut last = lock.lock().await;
+        if self.is_synced(profile) {
+            return Ok(());
+        }
+        if let Some((ended, Some(e))) = last.as_ref()
+            && *ended >= began
+        {
+            return Err(e.clone());
+        }
+        let result = self.sweep(profile, clients, now).await;
+        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
+        result.map(|_| ())
+    }
+
+    /// The poller's sweep: like [`Self::refresh`], but skipped (no change reported) when a
+    /// sweep of the profile succeeded less than `min_gap` ago, e.g. the one a reconcile made
+    /// through [`Self::sync`] just before the poller's first tick.
+    pub async fn refresh_if_due(
+        &self,
+        profile: &str,
+        clients: &ProfileClients,
+        now: Timestamp,
+        min_gap: Duration,
+    ) -> Result<Vec<String>, AwsError> {
+        let lock = self.sweep_lock(profile);
+        let mut last = lock.lock().await;
+        if let Some((ended, None)) = last.as_ref()
+            && ended.elapsed() < min_gap
+            && self.is_synced(profile)
+        {
+            return Ok(Vec::new());
+        }
+        let result = self.sweep(profile, clients, now).await;
+        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
+        result
+    }
+
+    /// One sweep, without the lock (the callers hold it).
+    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
         match clients.list_invite_handshakes().await {
             Ok(list) => Ok(self.apply_sweep(profile, list, now)),
             Err(e) => {
@@ -171,6 +246,10 @@ impl HandshakeObserver {
     /// Drops everything known about a profile (deleted profile).
     pub fn forget(&self, profile: &str) {
         self.write().remove(profile);
+        match self.sweeps.lock() {
+            Ok(mut g) => g.remove(profile),
+            Err(poisoned) => poisoned.into_inner().remove(profile),
+        };
     }
 
     /// Names of the profiles the observer has a view of.
@@ -181,7 +260,8 @@ impl HandshakeObserver {
 
 /// Runs `observer.refresh` for `profile` every `interval` until `stop` is cancelled, calling
 /// `wake` with the accounts whose handshakes changed (not called when nothing changed); a failed
-/// sweep is logged and kept as the view's `last_error`. The first sweep is made at once. `now`
+/// sweep is logged and kept as the view's `last_error`. The first sweep is made at once, unless
+/// a reconcile's [`HandshakeObserver::sync`] swept less than half an interval ago. `now`
 /// gives the current time (the wall clock in production). The task ends when `stop` is cancelled.
 pub fn spawn_profile_poller<W, N>(
     observer: HandshakeObserver,
@@ -206,7 +286,7 @@ where
             }
             let sweep = tokio::select! {
                 _ = stop.cancelled() => break,
-                r = observer.refresh(&profile, &clients, now()) => r,
+                r = observer.refresh_if_due(&profile, &clients, now(), interval / 2) => r,
             };
             match sweep {
                 Ok(changed) if !changed.is_empty() => wake(changed),

@@ -200,8 +200,9 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
     };
     if !ctx.observer.is_synced(name) {
         // Never decide to send before the organization's handshakes are known: an invitation
-        // sent by an earlier run is adopted, not sent again.
-        ctx.observer.refresh(name, &clients, ctx.now()).await?;
+        // sent by an earlier run is adopted, not sent again. Every reconcile shares the one
+        // sweep in flight (a new leader costs one sweep per organization, not one per invite).
+        ctx.observer.sync(name, &clients, ctx.now()).await?;
     }
     let organization_id = status.organization_id.clone().unwrap_or_default();
     let view = ready_view(organization_id, &profile, ctx);

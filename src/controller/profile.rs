@@ -80,13 +80,11 @@ async fn observe(profile: &BillingProfile, ctx: &Arc<Context>) -> OrganizationCh
     }
 }
 
-/// Keeps the profile's poller running and makes the first sweep at once, so the budget and
-/// adoption are right from the start.
+/// Keeps the profile's poller running and waits for its first sweep (shared with every
+/// reconcile waiting for it), so the budget and adoption are right from the start.
 async fn sweep(name: &str, clients: &ProfileClients, ctx: &Arc<Context>) {
     ctx.ensure_poller(name, clients).await;
-    if !ctx.observer.is_synced(name)
-        && let Err(e) = ctx.observer.refresh(name, clients, ctx.now()).await
-    {
+    if let Err(e) = ctx.observer.sync(name, clients, ctx.now()).await {
         tracing::warn!(profile = %name, error = %e, "first handshake sweep failed");
     }
 }

@@ -60,6 +60,9 @@ pub struct Harness {
     pub aws: ControlClient,
     pub clock: ClockHandle,
     pub metrics: std::sync::Arc<Metrics>,
+    /// How often the operator sweeps each profile's handshakes (1 s unless a test sets it).
+    pub poll_interval: Duration,
+    clock_source: Clock,
     stop: Option<oneshot::Sender<()>>,
     operator: Option<tokio::task::JoinHandle<()>>,
 }
@@ -67,6 +70,11 @@ pub struct Harness {
 impl Harness {
     /// Control plane + emulator + operator, with the `billing` namespace.
     pub async fn start() -> Self {
+        Self::start_with_poll_interval(Duration::from_secs(1)).await
+    }
+
+    /// Like [`Harness::start`], with the operator sweeping each profile every `poll_interval`.
+    pub async fn start_with_poll_interval(poll_interval: Duration) -> Self {
         aws_invite_operator::runtime::install_crypto_provider();
         // The SDK's default chain reads these: the management account's "access key".
         // SAFETY: every test in a binary sets the same values, and the SDK only reads them, so a
@@ -97,17 +105,22 @@ impl Harness {
             aws,
             clock: handle,
             metrics: metrics.clone(),
+            poll_interval,
+            clock_source: clock,
             stop: None,
             operator: None,
         };
-        harness.start_operator(clock);
+        harness.start_operator();
         harness
     }
 
-    fn start_operator(&mut self, clock: Clock) {
+    /// Starts the operator (again, after [`Harness::stop_operator`]: a restart, with nothing
+    /// of the previous run's memory).
+    pub fn start_operator(&mut self) {
+        let clock = self.clock_source.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let config = ControllerConfig {
-            poll_interval: Duration::from_secs(1),
+            poll_interval: self.poll_interval,
             concurrency: 4,
             metrics: self.metrics.clone(),
             clock,
@@ -271,6 +284,11 @@ impl Harness {
     }
 
     pub async fn stop(mut self) {
+        self.stop_operator().await;
+    }
+
+    /// Stops the operator, leaving the control plane and the emulator running.
+    pub async fn stop_operator(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
