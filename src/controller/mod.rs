@@ -2,6 +2,7 @@
 //! per-profile handshake pollers that wake invites, and the I/O that carries out what
 //! [`crate::reconcile`] decides. Observe, decide, act, record.
 
+mod cache;
 mod clock;
 mod connections;
 mod context;
@@ -18,8 +19,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -80,12 +81,24 @@ pub async fn run(
     let (wake_tx, wake_rx) = mpsc::unbounded_channel::<ObjectRef<AwsAccountInvite>>();
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
 
-    let invites = Controller::new(Api::<AwsAccountInvite>::all(client.clone()), watcher::Config::default())
+    // The caches keep only what the operator reads (cache.rs): objects are slimmed before they
+    // enter the reflector.
+    let (invite_store, invite_writer) = reflector::store();
+    let invite_stream = watcher::watcher(Api::<AwsAccountInvite>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(cache::slim_invite)
+        .reflect(invite_writer)
+        .applied_objects();
+    let invites = Controller::for_stream(invite_stream, invite_store.clone())
         .with_config(ControllerRuntimeConfig::default().concurrency(config.concurrency));
-    let invite_store = invites.store();
-    let profiles = Controller::new(Api::<BillingProfile>::all(client.clone()), watcher::Config::default())
+    let (profile_store, profile_writer) = reflector::store();
+    let profile_stream = watcher::watcher(Api::<BillingProfile>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(cache::slim_profile)
+        .reflect(profile_writer)
+        .applied_objects();
+    let profiles = Controller::for_stream(profile_stream, profile_store.clone())
         .with_config(ControllerRuntimeConfig::default().concurrency(2));
-    let profile_store = profiles.store();
 
     let ctx = Arc::new(Context::new(
         client.clone(),
