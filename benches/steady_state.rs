@@ -136,6 +136,26 @@ async fn main() {
             hwm as f64 / 1024.0,
             settle.as_secs_f64(),
         );
+        // The sweep's share of AWS's per-organization rate for ListHandshakesForOrganization
+        // (the emulator's model of the published limit: ratelimit::limit_for).
+        let (sweep_rate, _) = orgs_emulator::ratelimit::limit_for("ListHandshakesForOrganization");
+        let sweeps = by_op.get("ListHandshakesForOrganization").copied().unwrap_or(0) as f64 / f64::from(intervals);
+        let rate_limit_share = sweeps / (sweep_rate * poll.as_secs_f64());
+        // One JSON object per tier on its own line (issue 14); null where this bench does not
+        // measure a field.
+        println!(
+            "{}",
+            json!({
+                "invites": tier,
+                "aws_calls_per_interval": per_interval,
+                "reconciles_per_interval": (reconciles_after - reconciles_before) / f64::from(intervals),
+                "rss_mib": rss as f64 / 1024.0,
+                "time_to_invited_s": settle.as_secs_f64(),
+                "accept_to_ready_p50_s": null,
+                "accept_to_ready_p99_s": null,
+                "rate_limit_share": rate_limit_share,
+            })
+        );
         rows.push((tier, per_interval, rss));
     }
     operator.kill().ok();
