@@ -4,6 +4,8 @@
 //! tests keep the Dockerfile to that shape and check that the tree really is enough to run the
 //! binary, and nothing more (no shell).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
