@@ -88,7 +88,14 @@ cleanup() {
   # An exit before the checks ran (a component that did not start) counts as a failure.
   ((status != 0 && failed == 0)) && failed=1
   # Pods first (their processes live in the kubelet's cgroups), then the daemons.
+  # SIGTERM, then SIGKILL for whatever is still there after 15s (a server waiting on connections
+  # from pods whose network namespace is already gone would wait forever).
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  local end=$((SECONDS + 15)) pid
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && { echo "e2e: $pid did not stop on SIGTERM; SIGKILL" >&2; kill -9 "$pid"; }
+  done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   for shim in $(grep -l -- "$ctr_sock" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do kill -9 "$shim" 2>/dev/null; done
   for ctl in /sys/fs/cgroup/*; do
@@ -325,7 +332,9 @@ image_ref="docker.io/library/aws-invite-operator:$(awk -F'"' '$1=="appVersion: "
 image_is_the_dockerfiles() {
   local config
   config="$(ctr images inspect "$image_ref" 2>/dev/null || true)"
-  ctr images ls -q | grep -qx "$image_ref" || { echo "  $image_ref not in containerd" >&2; return 1; }
+  # (Output captured first: under pipefail, `grep -q` closing the pipe early fails the producer.)
+  local images; images="$(ctr images ls -q)"
+  grep -qx "$image_ref" <<<"$images" || { echo "  $image_ref not in containerd" >&2; return 1; }
   # The config the OCI build took from the Dockerfile's runtime stage, as containerd stored it.
   local cfg_digest
   cfg_digest="$(ctr images ls | awk -v r="$image_ref" '$1==r {print $3}')"
@@ -406,7 +415,8 @@ probes_probed() {
   local pod="$1" metrics
   metrics="$(kubectl get --raw "/api/v1/nodes/$node_name/proxy/metrics/probes")"
   for type in Liveness Readiness; do
-    grep -E "^prober_probe_total\{.*pod=\"$pod\".*probe_type=\"$type\".*result=\"successful\"" <<<"$metrics" | grep -qv ' 0$' || return 1
+    local lines; lines="$(grep -E "^prober_probe_total\{.*pod=\"$pod\".*probe_type=\"$type\".*result=\"successful\"" <<<"$metrics" || true)"
+    grep -qv ' 0$' <<<"$lines" || return 1
   done
 }
 kubelet_probes() {
@@ -430,8 +440,10 @@ security_applied() {
   grep -Eq '^NoNewPrivs:\s+1$' <<<"$status" || { echo "  allowPrivilegeEscalation not applied" >&2; return 1; }
   grep -Eq '^Seccomp:\s+2$' <<<"$status" || { echo "  no seccomp filter (RuntimeDefault)" >&2; return 1; }
   # The root filesystem is mounted read-only in the container's mount namespace.
-  awk '$5=="/" {print $6}' "/proc/$pid/mountinfo" | grep -Eq '(^|,)ro(,|$)' || { echo "  / is not read-only" >&2; return 1; }
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q '^/usr/local/bin/aws-invite-operator run' || return 1
+  local root_opts; root_opts="$(awk '$5=="/" {print $6}' "/proc/$pid/mountinfo")"
+  grep -Eq '(^|,)ro(,|$)' <<<"$root_opts" || { echo "  / is not read-only" >&2; return 1; }
+  local cmdline; cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  grep -q '^/usr/local/bin/aws-invite-operator run' <<<"$cmdline" || return 1
   echo "e2e: operator pod $pod: RSS $(awk '/^VmRSS/ {print $2, $3}' <<<"$status")" >&2
 }
 check "the container runs as 65532 with no capabilities, no-new-privileges, seccomp and a read-only /" security_applied
