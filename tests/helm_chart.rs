@@ -585,6 +585,8 @@ fn values_schema_rejects_bad_values_naming_the_key() {
             "/imagePullSecrets/0/name",
         ),
         (&["--set", "operator.pollInterval=1.5"], "/operator/pollInterval"),
+        // The operator refuses a zero poll interval at start-up (--poll-interval must be positive).
+        (&["--set", "operator.pollInterval=0m0.0s"], "/operator/pollInterval"),
         (
             &["--set", "metrics.serviceMonitor.interval=30 seconds"],
             "/metrics/serviceMonitor/interval",
