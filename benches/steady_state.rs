@@ -89,7 +89,7 @@ async fn main() {
 
     let mut operator = spawn_operator(&env, poll);
     let pid = operator.id();
-    let metrics_url = format!("http://127.0.0.1:{}/metrics", METRICS_PORT);
+    let metrics_url = format!("http://127.0.0.1:{METRICS_PORT}/metrics");
     let invites: Api<AwsAccountInvite> = Api::namespaced(env.client(), NAMESPACE);
 
     println!(

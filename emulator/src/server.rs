@@ -219,7 +219,7 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut shutd
                                 tracing::debug!(%peer, error = %e, "connection ended with error");
                             }
                         }
-                        _ = kill.notified() => tracing::debug!(%peer, "connection dropped by fault injection"),
+                        () = kill.notified() => tracing::debug!(%peer, "connection dropped by fault injection"),
                         _ = shutdown.changed() => {}
                     }
                 });

@@ -218,7 +218,7 @@ async fn invite_errors_surface_as_typed_sdk_errors() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPartyTypeTarget))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPartyTypeTarget));
         }
         other => panic!("{other:?}"),
     }
@@ -233,7 +233,7 @@ async fn invite_errors_surface_as_typed_sdk_errors() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::MaxLengthExceeded))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::MaxLengthExceeded));
         }
         other => panic!("{other:?}"),
     }
@@ -254,7 +254,7 @@ async fn invite_errors_surface_as_typed_sdk_errors() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPattern))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPattern));
         }
         other => panic!("{other:?}"),
     }
@@ -283,7 +283,7 @@ async fn invite_errors_surface_as_typed_sdk_errors() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::HandshakeConstraintViolationException(x) => {
-            assert_eq!(x.reason(), Some(&HcvReason::AlreadyInAnOrganization))
+            assert_eq!(x.reason(), Some(&HcvReason::AlreadyInAnOrganization));
         }
         other => panic!("{other:?}"),
     }
@@ -538,7 +538,7 @@ async fn paginators_walk_all_pages() {
         .into_service_error();
     match e {
         ListHandshakesForOrganizationError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::MaxValueExceeded))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::MaxValueExceeded));
         }
         other => panic!("{other:?}"),
     }
@@ -551,7 +551,7 @@ async fn paginators_walk_all_pages() {
         .into_service_error();
     match e {
         ListHandshakesForOrganizationError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPaginationToken))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::InvalidPaginationToken));
         }
         other => panic!("{other:?}"),
     }
@@ -722,7 +722,7 @@ async fn account_number_limit_counts_pending_invitations() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::HandshakeConstraintViolationException(x) => {
-            assert_eq!(x.reason(), Some(&HcvReason::AccountNumberLimitExceeded))
+            assert_eq!(x.reason(), Some(&HcvReason::AccountNumberLimitExceeded));
         }
         other => panic!("{other:?}"),
     }
@@ -756,7 +756,7 @@ async fn daily_invitation_limit_counts_all_but_accepted() {
         .into_service_error();
     match e {
         InviteAccountToOrganizationError::HandshakeConstraintViolationException(x) => {
-            assert_eq!(x.reason(), Some(&HcvReason::HandshakeRateLimitExceeded))
+            assert_eq!(x.reason(), Some(&HcvReason::HandshakeRateLimitExceeded));
         }
         other => panic!("{other:?}"),
     }
@@ -831,7 +831,7 @@ async fn accept_by_accounts_of_other_organizations() {
         .into_service_error();
     match e {
         AcceptHandshakeError::HandshakeConstraintViolationException(x) => {
-            assert_eq!(x.reason(), Some(&HcvReason::AlreadyInAnOrganization))
+            assert_eq!(x.reason(), Some(&HcvReason::AlreadyInAnOrganization));
         }
         other => panic!("{other:?}"),
     }

@@ -299,7 +299,7 @@ async fn accept_rename_terminate_and_the_start_on_the_emulator_clock() {
     let err = send(&payer, account(OTHER_MGMT), start).await.unwrap_err();
     match err.into_service_error() {
         InviteOrganizationToTransferResponsibilityError::HandshakeConstraintViolationException(x) => {
-            assert_eq!(x.reason(), Some(&HcvReason::ResponsibilityTransferAlreadyExists))
+            assert_eq!(x.reason(), Some(&HcvReason::ResponsibilityTransferAlreadyExists));
         }
         other => panic!("{other:?}"),
     }
@@ -341,7 +341,7 @@ async fn accept_rename_terminate_and_the_start_on_the_emulator_clock() {
         .unwrap_err();
     match err.into_service_error() {
         TerminateResponsibilityTransferError::InvalidInputException(x) => {
-            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::EndDateNotEndOfMonth))
+            assert_eq!(x.reason(), Some(&InvalidInputExceptionReason::EndDateNotEndOfMonth));
         }
         other => panic!("{other:?}"),
     }

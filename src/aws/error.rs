@@ -175,7 +175,7 @@ pub fn classify(
         _ => match http_status {
             Some(s) if s >= 500 => c(Retryable, R::AwsUnavailable),
             Some(429) => c(Retryable, R::Throttled),
-            Some(401) | Some(403) => c(Profile, R::AccessDenied),
+            Some(401 | 403) => c(Profile, R::AccessDenied),
             _ => c(Terminal, R::AwsRequestFailed),
         },
     }

@@ -281,11 +281,11 @@ where
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = stop.cancelled() => break,
+                () = stop.cancelled() => break,
                 _ = ticker.tick() => {}
             }
             let sweep = tokio::select! {
-                _ = stop.cancelled() => break,
+                () = stop.cancelled() => break,
                 r = observer.refresh_if_due(&profile, &clients, now(), interval / 2) => r,
             };
             match sweep {

@@ -345,7 +345,7 @@ impl Caller {
         let kind = resource.split_once('/').map(|(k, _)| k).unwrap_or(resource);
         match (service, kind, &self.kind) {
             ("iam", "root", _) => Tri::Yes,
-            ("iam", "role", Kind::Role { name }) | ("iam", "role", Kind::Session { role: name, .. }) => {
+            ("iam", "role", Kind::Role { name } | Kind::Session { role: name, .. }) => {
                 Tri::from_bool(last_segment(resource).eq_ignore_ascii_case(name), no)
             }
             ("iam", "user", Kind::User { name }) => {
@@ -931,22 +931,17 @@ fn key_holds(
             }
         });
     }
-    let request_values = match ctx {
-        Ctx::Present(v) => v,
-        _ => {
-            // Absent: IfExists passes; ForAllValues is vacuously true; ForAnyValue is false;
-            // otherwise only a negated operator holds (condition operators reference).
-            let holds = if_exists || set == Some(SetOp::AllValues) || (set.is_none() && op.negated());
-            return Tri::from_bool(holds, || {
-                if is_external_id {
-                    format!(
-                        "it requires sts:ExternalId ({name}), and the invite sets no external ID: {NO_EXTERNAL_ID_FIX}"
-                    )
-                } else {
-                    format!("it requires {key} ({name}), and the request has none")
-                }
-            });
-        }
+    let Ctx::Present(request_values) = ctx else {
+        // Absent: IfExists passes; ForAllValues is vacuously true; ForAnyValue is false;
+        // otherwise only a negated operator holds (condition operators reference).
+        let holds = if_exists || set == Some(SetOp::AllValues) || (set.is_none() && op.negated());
+        return Tri::from_bool(holds, || {
+            if is_external_id {
+                format!("it requires sts:ExternalId ({name}), and the invite sets no external ID: {NO_EXTERNAL_ID_FIX}")
+            } else {
+                format!("it requires {key} ({name}), and the request has none")
+            }
+        });
     };
     let mut patterns = Vec::with_capacity(values.len());
     for v in values {

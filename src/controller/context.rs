@@ -178,7 +178,7 @@ impl Context {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                _ = &mut shutdown => break,
+                () = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
             let mut phases: BTreeMap<String, i64> = BTreeMap::new();

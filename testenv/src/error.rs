@@ -123,10 +123,9 @@ impl TestEnvError {
     /// Whether the failure looks like a lost race for a loopback port (worth a retry on
     /// fresh ports).
     pub(crate) fn is_port_conflict(&self) -> bool {
-        let tail = match self {
-            Self::Exited { log_tail, .. } | Self::NotReady { log_tail, .. } => log_tail,
-            _ => return false,
+        let (Self::Exited { log_tail, .. } | Self::NotReady { log_tail, .. }) = self else {
+            return false;
         };
-        tail.contains("address already in use")
+        log_tail.contains("address already in use")
     }
 }
