@@ -6,12 +6,14 @@
 
 mod account_invite;
 mod billing_profile;
+mod billing_transfer;
 mod duration;
 pub mod prose;
 pub mod schema;
 
 pub use account_invite::*;
 pub use billing_profile::*;
+pub use billing_transfer::*;
 pub use duration::{
     DurationError, RESEND_AFTER_MAX, RESEND_AFTER_MIN, parse_duration, parse_go_duration, parse_resend_after,
 };

@@ -5,3 +5,4 @@ pub mod conditions;
 pub mod invite;
 pub mod profile;
 pub mod standing;
+pub mod transfer;
