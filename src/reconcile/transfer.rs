@@ -287,11 +287,15 @@ fn start_window(m: Month, now: Timestamp) -> Result<(), TransferReason> {
 /// The earliest month AWS takes as a start now (the next month, unless its deadline passed).
 pub fn next_possible_start(now: Timestamp) -> Month {
     let next = month_of(now).plus(1);
-    if now < month_start(next) - ACCEPT_LEAD { next } else { next.plus(1) }
+    if now < month_start(next) - ACCEPT_LEAD {
+        next
+    } else {
+        next.plus(1)
+    }
 }
 
 fn until(t: Timestamp, now: Timestamp) -> Duration {
-    let secs = (t - now).as_secs().max(1);
+    let secs = t.duration_since(now).as_secs().max(1);
     Duration::from_secs(secs.unsigned_abs()).min(SLOW_REQUEUE * 12)
 }
 
@@ -438,7 +442,10 @@ fn decide_accepted(obs: &TransferObservation<'_>, plan: &mut TransferPlan, t: &A
         },
         in_effect,
         message: if in_effect {
-            format!("The payer manages and pays the consolidated bill of {who}'s organization since {}", t.start)
+            format!(
+                "The payer manages and pays the consolidated bill of {who}'s organization since {}",
+                t.start
+            )
         } else {
             format!("{who} accepted; the payer takes over the bill from {}", t.start)
         },
@@ -525,7 +532,9 @@ fn decide_ended_invitation(
     }
     // Invite again for the next possible month, never earlier than spec.startMonth.
     let spec_month = Month::parse(&obs.spec.start_month).unwrap_or_else(|_| month_of(obs.now));
-    let next = next_possible_start(obs.now).max(spec_month).max(month_of(t.start).plus(1));
+    let next = next_possible_start(obs.now)
+        .max(spec_month)
+        .max(month_of(t.start).plus(1));
     plan.transfer = None;
     decide_send(obs, plan, &next.to_string())
 }
@@ -554,7 +563,10 @@ fn decide_send(obs: &TransferObservation<'_>, mut plan: TransferPlan, month: &st
             plan.action = Some(TransferAction::Send { start: m });
             plan.standing = TransferStanding::Working {
                 reason: TransferReason::SendingInvitation,
-                message: format!("Sending a billing transfer invitation to {} for {m}", customer(obs.spec)),
+                message: format!(
+                    "Sending a billing transfer invitation to {} for {m}",
+                    customer(obs.spec)
+                ),
             };
         }
         Err(TransferReason::StartMonthNotYetOpen) => {
@@ -582,7 +594,11 @@ fn decide_send(obs: &TransferObservation<'_>, mut plan: TransferPlan, month: &st
     plan
 }
 
-fn decide_deletion(obs: &TransferObservation<'_>, mut plan: TransferPlan, current: Option<AwsTransfer>) -> TransferPlan {
+fn decide_deletion(
+    obs: &TransferObservation<'_>,
+    mut plan: TransferPlan,
+    current: Option<AwsTransfer>,
+) -> TransferPlan {
     let policy = obs.spec.deletion_policy;
     plan.release = true;
     let Some(t) = current else { return plan };
@@ -590,7 +606,9 @@ fn decide_deletion(obs: &TransferObservation<'_>, mut plan: TransferPlan, curren
         (TransferDeletionPolicy::Orphan, _) => {}
         (_, AwsTransferStatus::Requested) => {
             if let Some(h) = &t.handshake_id {
-                plan.action = Some(TransferAction::Cancel { handshake_id: h.clone() });
+                plan.action = Some(TransferAction::Cancel {
+                    handshake_id: h.clone(),
+                });
             }
         }
         (TransferDeletionPolicy::Withdraw, AwsTransferStatus::Accepted) => {
@@ -685,12 +703,42 @@ mod tests {
     fn the_start_month_decides_send_wait_or_stall() {
         // (startMonth, now, expected standing reason, sends?)
         let table = [
-            ("2027-01", "2026-11-10T12:00:00Z", TransferReason::SendingInvitation, true),
-            ("2026-12", "2026-11-10T12:00:00Z", TransferReason::SendingInvitation, true),
-            ("2026-12", "2026-11-30T00:00:00Z", TransferReason::StartMonthTooEarly, false),
-            ("2026-11", "2026-11-10T12:00:00Z", TransferReason::StartMonthTooEarly, false),
-            ("2027-02", "2026-11-10T12:00:00Z", TransferReason::StartMonthNotYetOpen, false),
-            ("2027-02", "2026-12-01T00:00:00Z", TransferReason::SendingInvitation, true),
+            (
+                "2027-01",
+                "2026-11-10T12:00:00Z",
+                TransferReason::SendingInvitation,
+                true,
+            ),
+            (
+                "2026-12",
+                "2026-11-10T12:00:00Z",
+                TransferReason::SendingInvitation,
+                true,
+            ),
+            (
+                "2026-12",
+                "2026-11-30T00:00:00Z",
+                TransferReason::StartMonthTooEarly,
+                false,
+            ),
+            (
+                "2026-11",
+                "2026-11-10T12:00:00Z",
+                TransferReason::StartMonthTooEarly,
+                false,
+            ),
+            (
+                "2027-02",
+                "2026-11-10T12:00:00Z",
+                TransferReason::StartMonthNotYetOpen,
+                false,
+            ),
+            (
+                "2027-02",
+                "2026-12-01T00:00:00Z",
+                TransferReason::SendingInvitation,
+                true,
+            ),
         ];
         for (month, at, want, sends) in table {
             let mut s = spec();
@@ -706,7 +754,12 @@ mod tests {
             assert_eq!(reason, want, "{month} at {at}");
             assert_eq!(plan.action.is_some(), sends, "{month} at {at}");
             if sends {
-                assert_eq!(plan.action, Some(TransferAction::Send { start: Month::parse(month).unwrap() }));
+                assert_eq!(
+                    plan.action,
+                    Some(TransferAction::Send {
+                        start: Month::parse(month).unwrap()
+                    })
+                );
             }
         }
     }
@@ -738,7 +791,10 @@ mod tests {
         o.now = ts("2027-01-01T00:00:00Z");
         let plan = decide_transfer(&o);
         assert_eq!(plan.standing.phase(), TransferPhase::InEffect);
-        assert!(matches!(plan.standing, TransferStanding::Agreed { in_effect: true, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Agreed { in_effect: true, .. }
+        ));
 
         let mut w = aws(AwsTransferStatus::Withdrawn);
         w.end = Some(ts("2027-02-28T23:59:59Z"));
@@ -746,10 +802,24 @@ mod tests {
         o.now = ts("2027-02-10T00:00:00Z");
         let plan = decide_transfer(&o);
         assert_eq!(plan.standing.phase(), TransferPhase::Withdrawn);
-        assert!(matches!(plan.standing, TransferStanding::Agreed { in_effect: true, reason: TransferReason::Withdrawn, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Agreed {
+                in_effect: true,
+                reason: TransferReason::Withdrawn,
+                ..
+            }
+        ));
         o.now = ts("2027-03-01T00:00:00Z");
         let plan = decide_transfer(&o);
-        assert!(matches!(plan.standing, TransferStanding::Agreed { in_effect: false, reason: TransferReason::Ended, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Agreed {
+                in_effect: false,
+                reason: TransferReason::Ended,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -790,7 +860,13 @@ mod tests {
         o.recorded = Some(aws(AwsTransferStatus::Accepted));
         o.now = ts("2027-03-05T00:00:00Z");
         let plan = decide_transfer(&o);
-        assert!(matches!(plan.standing, TransferStanding::Stalled { reason: TransferReason::EndMonthTooEarly, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Stalled {
+                reason: TransferReason::EndMonthTooEarly,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -798,15 +874,33 @@ mod tests {
         let table = [
             // (status, policy, attempts, expected)
             (AwsTransferStatus::Expired, TransferReinvitePolicy::default(), 1, None),
-            (AwsTransferStatus::Expired, TransferReinvitePolicy::default(), 3, Some(TransferReason::MaxAttemptsReached)),
-            (AwsTransferStatus::Declined, TransferReinvitePolicy::default(), 1, Some(TransferReason::Declined)),
+            (
+                AwsTransferStatus::Expired,
+                TransferReinvitePolicy::default(),
+                3,
+                Some(TransferReason::MaxAttemptsReached),
+            ),
             (
                 AwsTransferStatus::Declined,
-                TransferReinvitePolicy { on_declined: true, ..TransferReinvitePolicy::default() },
+                TransferReinvitePolicy::default(),
+                1,
+                Some(TransferReason::Declined),
+            ),
+            (
+                AwsTransferStatus::Declined,
+                TransferReinvitePolicy {
+                    on_declined: true,
+                    ..TransferReinvitePolicy::default()
+                },
                 1,
                 None,
             ),
-            (AwsTransferStatus::Canceled, TransferReinvitePolicy::default(), 1, Some(TransferReason::Canceled)),
+            (
+                AwsTransferStatus::Canceled,
+                TransferReinvitePolicy::default(),
+                1,
+                Some(TransferReason::Canceled),
+            ),
         ];
         for (st, policy, attempts, stalled) in table {
             let mut s = spec();
@@ -828,7 +922,9 @@ mod tests {
                 }
                 None => assert_eq!(
                     plan.action,
-                    Some(TransferAction::Send { start: Month::parse("2027-02").unwrap() }),
+                    Some(TransferAction::Send {
+                        start: Month::parse("2027-02").unwrap()
+                    }),
                     "{st:?}: re-invites for the next possible month"
                 ),
             }
@@ -838,10 +934,22 @@ mod tests {
     #[test]
     fn deletion_policies() {
         let table = [
-            (TransferDeletionPolicy::CancelPending, AwsTransferStatus::Requested, Some("cancel")),
+            (
+                TransferDeletionPolicy::CancelPending,
+                AwsTransferStatus::Requested,
+                Some("cancel"),
+            ),
             (TransferDeletionPolicy::CancelPending, AwsTransferStatus::Accepted, None),
-            (TransferDeletionPolicy::Withdraw, AwsTransferStatus::Accepted, Some("withdraw")),
-            (TransferDeletionPolicy::Withdraw, AwsTransferStatus::Requested, Some("cancel")),
+            (
+                TransferDeletionPolicy::Withdraw,
+                AwsTransferStatus::Accepted,
+                Some("withdraw"),
+            ),
+            (
+                TransferDeletionPolicy::Withdraw,
+                AwsTransferStatus::Requested,
+                Some("cancel"),
+            ),
             (TransferDeletionPolicy::Orphan, AwsTransferStatus::Requested, None),
             (TransferDeletionPolicy::Orphan, AwsTransferStatus::Accepted, None),
         ];
@@ -873,14 +981,25 @@ mod tests {
         let s = spec();
         let status = BillingTransferStatus::default();
         let mut o = obs(&s, &status);
-        o.profile = TransferProfile::NotAllowed { namespace: "team-a".into() };
+        o.profile = TransferProfile::NotAllowed {
+            namespace: "team-a".into(),
+        };
         let plan = decide_transfer(&o);
         assert_eq!(plan.action, None);
-        assert!(matches!(plan.standing, TransferStanding::Stalled { reason: TransferReason::BillingProfileNotAllowed, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Stalled {
+                reason: TransferReason::BillingProfileNotAllowed,
+                ..
+            }
+        ));
         o.profile = TransferProfile::Missing;
         assert!(matches!(
             decide_transfer(&o).standing,
-            TransferStanding::Working { reason: TransferReason::BillingProfileNotFound, .. }
+            TransferStanding::Working {
+                reason: TransferReason::BillingProfileNotFound,
+                ..
+            }
         ));
     }
 
@@ -889,7 +1008,13 @@ mod tests {
         let s = spec();
         let status = recorded_status(1);
         let plan = decide_transfer(&obs(&s, &status));
-        assert!(matches!(plan.standing, TransferStanding::Stalled { reason: TransferReason::TransferNotFound, .. }));
+        assert!(matches!(
+            plan.standing,
+            TransferStanding::Stalled {
+                reason: TransferReason::TransferNotFound,
+                ..
+            }
+        ));
         assert_eq!(plan.action, None);
     }
 }
