@@ -10,3 +10,4 @@ pub mod reason;
 pub mod reconcile;
 pub mod runtime;
 pub mod telemetry;
+pub mod transfer;

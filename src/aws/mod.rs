@@ -11,6 +11,7 @@ mod observer;
 mod organizations;
 mod rate_limit;
 mod trust_policy;
+mod transfers;
 
 pub use crate::handshake::{Handshake, HandshakeState};
 pub use calls::{AwsAction, AwsCallObserver, NoopObserver};
@@ -25,3 +26,4 @@ pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_pol
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};
 pub use trust_policy::{Refusal, Verdict, evaluate as evaluate_trust_policy};
+pub use transfers::{TransferInvitation, TransferTarget, convert_transfer, handshake_transfer_id};

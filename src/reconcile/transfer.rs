@@ -14,74 +14,12 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{BillingTransferSpec, BillingTransferStatus, Month, TransferDeletionPolicy, TransferPhase};
+pub use crate::transfer::{AwsTransfer, AwsTransferStatus};
 
 /// How long before its start a transfer invitation must be accepted.
 pub const ACCEPT_LEAD: SignedDuration = SignedDuration::from_hours(24);
 /// Requeue while waiting for something the operator does not watch.
 const SLOW_REQUEUE: Duration = Duration::from_secs(300);
-
-/// AWS's `ResponsibilityTransferStatus`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AwsTransferStatus {
-    /// Invitation sent, not answered.
-    Requested,
-    /// Accepted.
-    Accepted,
-    /// Declined by the customer.
-    Declined,
-    /// Invitation canceled by the payer.
-    Canceled,
-    /// Not accepted 24 h before the start.
-    Expired,
-    /// Withdrawn; ends at its end.
-    Withdrawn,
-}
-
-impl AwsTransferStatus {
-    /// Parses AWS's name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "REQUESTED" => Self::Requested,
-            "ACCEPTED" => Self::Accepted,
-            "DECLINED" => Self::Declined,
-            "CANCELED" => Self::Canceled,
-            "EXPIRED" => Self::Expired,
-            "WITHDRAWN" => Self::Withdrawn,
-            _ => return None,
-        })
-    }
-
-    /// AWS's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Requested => "REQUESTED",
-            Self::Accepted => "ACCEPTED",
-            Self::Declined => "DECLINED",
-            Self::Canceled => "CANCELED",
-            Self::Expired => "EXPIRED",
-            Self::Withdrawn => "WITHDRAWN",
-        }
-    }
-}
-
-/// One transfer as AWS lists it for the payer (ListInboundResponsibilityTransfers).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AwsTransfer {
-    /// `rt-...`.
-    pub id: String,
-    /// ARN.
-    pub arn: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Status.
-    pub status: AwsTransferStatus,
-    /// Start.
-    pub start: Timestamp,
-    /// End, once withdrawn.
-    pub end: Option<Timestamp>,
-    /// The invitation's handshake.
-    pub handshake_id: Option<String>,
-}
 
 /// The billing profile as seen from one transfer.
 #[derive(Debug, Clone, PartialEq)]
@@ -656,6 +594,8 @@ mod tests {
             start: ts("2027-01-01T00:00:00Z"),
             end: None,
             handshake_id: Some("h-aaaaaaaaaa".into()),
+            source_account_id: Some("444455556666".into()),
+            source_email: None,
         }
     }
 
