@@ -1,10 +1,11 @@
 //! The AWS Organizations calls of billing transfers (docs/billing-transfer.md), made as the
 //! payer (the bill-transfer side): its transfers are *inbound*.
 
-use super::client::{ProfileClients, outcome};
+use super::calls::outcome;
+use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use super::handshake::Handshake;
 use super::organizations::{convert_handshake, to_timestamp};
+use crate::handshake::Handshake;
 use crate::transfer::{AwsTransfer, AwsTransferStatus};
 use aws_sdk_organizations::operation::invite_organization_to_transfer_responsibility::InviteOrganizationToTransferResponsibilityError;
 use aws_sdk_organizations::operation::terminate_responsibility_transfer::TerminateResponsibilityTransferError;
