@@ -13,8 +13,21 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::api::{BillingTransferSpec, BillingTransferStatus, Month, TransferDeletionPolicy, TransferPhase};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::conditions::{self as cond};
+use crate::api::{
+    BillingTransferSpec, BillingTransferStatus, HandshakeStatus, Month, TransferDeletionPolicy, TransferPhase,
+    TransferRecord,
+};
 pub use crate::transfer::{AwsTransfer, AwsTransferStatus};
+
+/// The invitation went out (True) or why not (False).
+pub const INVITATION_SENT: &str = "InvitationSent";
+/// The customer accepted the transfer.
+pub const TRANSFER_ACCEPTED: &str = "TransferAccepted";
+/// The payer manages the customer's bill now.
+pub const IN_EFFECT: &str = "InEffect";
 
 /// How long before its start a transfer invitation must be accepted.
 pub const ACCEPT_LEAD: SignedDuration = SignedDuration::from_hours(24);
@@ -184,6 +197,8 @@ pub struct TransferPlan {
     pub requeue_after: Option<Duration>,
     /// Deletion may finish (the finalizer can go).
     pub release: bool,
+    /// `transfer` is one an earlier run sent and did not record (counts as an attempt).
+    pub adopted: bool,
 }
 
 /// 00:00:00 UTC on the first day of `m`.
@@ -257,6 +272,7 @@ pub fn decide_transfer(obs: &TransferObservation<'_>) -> TransferPlan {
         start_month: obs.status.start_month.as_deref().and_then(|m| Month::parse(m).ok()),
         requeue_after: None,
         release: false,
+        adopted: false,
     };
     let profile = &obs.spec.billing_profile;
     let waiting = |reason, message: String| TransferStanding::Working { reason, message };
@@ -309,7 +325,10 @@ pub fn decide_transfer(obs: &TransferObservation<'_>) -> TransferPlan {
             };
             return plan;
         }
-        (None, _, Some(adopt)) => Some(adopt.clone()),
+        (None, _, Some(adopt)) => {
+            plan.adopted = true;
+            Some(adopt.clone())
+        }
         (None, _, None) => None,
     };
 
@@ -458,6 +477,21 @@ fn decide_ended_invitation(
         };
         return plan;
     }
+    if let Some(newer) = obs.adoptable.as_ref().filter(|a| a.id != t.id) {
+        // An earlier run re-invited and did not record it: adopt, never send twice.
+        let mut adopted = obs.clone();
+        adopted.recorded = Some(newer.clone());
+        adopted.adoptable = None;
+        let mut next = decide_transfer(&TransferObservation {
+            status: &BillingTransferStatus {
+                transfer: Some(record_of(newer)),
+                ..obs.status.clone()
+            },
+            ..adopted
+        });
+        next.adopted = true;
+        return next;
+    }
     if obs.status.attempts >= policy.max_attempts {
         plan.standing = TransferStanding::Stalled {
             reason: TransferReason::MaxAttemptsReached,
@@ -559,6 +593,107 @@ fn decide_deletion(
     }
     plan.transfer = Some(t);
     plan
+}
+
+/// The status record of an AWS transfer.
+pub fn record_of(t: &AwsTransfer) -> TransferRecord {
+    TransferRecord {
+        id: t.id.clone(),
+        arn: t.arn.clone(),
+        status: t.status.as_str().to_owned(),
+        start: Some(Time(t.start)),
+        end: t.end.map(Time),
+        name: Some(t.name.clone()),
+    }
+}
+
+/// The handshake state matching a transfer status.
+fn handshake_state(s: AwsTransferStatus) -> &'static str {
+    match s {
+        AwsTransferStatus::Requested => "OPEN",
+        AwsTransferStatus::Accepted | AwsTransferStatus::Withdrawn => "ACCEPTED",
+        AwsTransferStatus::Declined => "DECLINED",
+        AwsTransferStatus::Canceled => "CANCELED",
+        AwsTransferStatus::Expired => "EXPIRED",
+    }
+}
+
+/// Writes what `plan` says into `status`: the transfer, the phase and every condition, all at
+/// `generation`. kstatus: `Working` is Reconciling; waiting for the customer is neither
+/// Reconciling nor Stalled and carries no Ready condition (Flux reads Ready=False as
+/// InProgress); an accepted transfer is Ready; `Stalled` is Stalled.
+pub fn write_status(status: &mut BillingTransferStatus, plan: &TransferPlan, generation: Option<i64>, now: Timestamp) {
+    if let Some(t) = &plan.transfer {
+        status.transfer = Some(record_of(t));
+        if let Some(h) = &t.handshake_id {
+            status.handshake = Some(HandshakeStatus {
+                id: h.clone(),
+                arn: None,
+                state: handshake_state(t.status).to_owned(),
+                requested_at: status
+                    .handshake
+                    .as_ref()
+                    .filter(|old| &old.id == h)
+                    .and_then(|old| old.requested_at.clone()),
+                expires_at: Some(Time(t.start - ACCEPT_LEAD)),
+            });
+        }
+    }
+    status.start_month = plan.start_month.map(|m| m.to_string());
+    status.phase = Some(plan.standing.phase());
+    status.observed_generation = generation;
+    let c = &mut status.conditions;
+    let sent = status.transfer.is_some();
+    let (reason, message) = match &plan.standing {
+        TransferStanding::Working { reason, message }
+        | TransferStanding::Agreed { reason, message, .. }
+        | TransferStanding::Stalled { reason, message } => (reason.as_str(), message.as_str()),
+        TransferStanding::Invited { message } => (TransferReason::AwaitingAcceptance.as_str(), message.as_str()),
+    };
+    cond::set(
+        c,
+        INVITATION_SENT,
+        sent,
+        if sent { "Sent" } else { reason },
+        message,
+        generation,
+        now,
+    );
+    let (accepted, in_effect) = match &plan.standing {
+        TransferStanding::Agreed { in_effect, .. } => (true, *in_effect),
+        _ => (false, false),
+    };
+    cond::set(c, TRANSFER_ACCEPTED, accepted, reason, message, generation, now);
+    cond::set(c, IN_EFFECT, in_effect, reason, message, generation, now);
+    let (reconciling, stalled) = match &plan.standing {
+        TransferStanding::Working { .. } => (true, false),
+        TransferStanding::Stalled { .. } => (false, true),
+        _ => (false, false),
+    };
+    let idle = if stalled { reason } else { cond::reason::IDLE };
+    cond::set(
+        c,
+        cond::RECONCILING,
+        reconciling,
+        if reconciling { reason } else { idle },
+        message,
+        generation,
+        now,
+    );
+    cond::set(
+        c,
+        cond::STALLED,
+        stalled,
+        if stalled { reason } else { cond::reason::NOT_STALLED },
+        message,
+        generation,
+        now,
+    );
+    match &plan.standing {
+        TransferStanding::Invited { .. } => cond::remove(c, cond::READY),
+        TransferStanding::Agreed { .. } => cond::set(c, cond::READY, true, reason, message, generation, now),
+        _ => cond::set(c, cond::READY, false, reason, message, generation, now),
+    }
 }
 
 #[cfg(test)]
@@ -956,5 +1091,110 @@ mod tests {
             }
         ));
         assert_eq!(plan.action, None);
+    }
+
+    #[test]
+    fn a_reinvitation_an_earlier_run_sent_is_adopted() {
+        let s = spec();
+        let status = recorded_status(1);
+        let mut o = obs(&s, &status);
+        o.recorded = Some(aws(AwsTransferStatus::Expired));
+        let mut newer = aws(AwsTransferStatus::Requested);
+        newer.id = "rt-bbbbbbbbbbbb".into();
+        newer.start = ts("2027-02-01T00:00:00Z");
+        o.adoptable = Some(newer);
+        o.now = ts("2027-01-02T00:00:00Z");
+        let plan = decide_transfer(&o);
+        assert_eq!(plan.action, None);
+        assert!(plan.adopted);
+        assert_eq!(plan.transfer.as_ref().map(|t| t.id.as_str()), Some("rt-bbbbbbbbbbbb"));
+        assert_eq!(plan.standing.phase(), TransferPhase::Invited);
+    }
+
+    #[test]
+    fn conditions_follow_kstatus() {
+        fn conds(status: &BillingTransferStatus) -> Vec<(String, String)> {
+            let mut v: Vec<_> = status
+                .conditions
+                .iter()
+                .map(|c| (c.type_.clone(), c.status.clone()))
+                .collect();
+            v.sort();
+            v
+        }
+        let s = spec();
+        // (standing of the AWS transfer, Ready, Reconciling, Stalled, TransferAccepted, InEffect)
+        let table: [(Option<AwsTransferStatus>, &str, Option<&str>, &str, &str, &str, &str); 4] = [
+            (
+                None,
+                "2026-11-10T12:00:00Z",
+                Some("False"),
+                "True",
+                "False",
+                "False",
+                "False",
+            ),
+            (
+                Some(AwsTransferStatus::Requested),
+                "2026-11-10T12:00:00Z",
+                None,
+                "False",
+                "False",
+                "False",
+                "False",
+            ),
+            (
+                Some(AwsTransferStatus::Accepted),
+                "2026-11-10T12:00:00Z",
+                Some("True"),
+                "False",
+                "False",
+                "True",
+                "False",
+            ),
+            (
+                Some(AwsTransferStatus::Accepted),
+                "2027-01-05T00:00:00Z",
+                Some("True"),
+                "False",
+                "False",
+                "True",
+                "True",
+            ),
+        ];
+        for (st, at, ready, reconciling, stalled, accepted, in_effect) in table {
+            let stored = if st.is_some() {
+                recorded_status(1)
+            } else {
+                BillingTransferStatus::default()
+            };
+            let mut o = obs(&s, &stored);
+            o.recorded = st.map(aws);
+            o.now = ts(at);
+            let plan = decide_transfer(&o);
+            let mut status = stored.clone();
+            write_status(&mut status, &plan, Some(3), o.now);
+            let got = conds(&status);
+            let want_of = |t: &str| got.iter().find(|(k, _)| k == t).map(|(_, v)| v.as_str());
+            assert_eq!(want_of("Ready"), ready, "{st:?} at {at}");
+            assert_eq!(want_of("Reconciling"), Some(reconciling), "{st:?}");
+            assert_eq!(want_of("Stalled"), Some(stalled), "{st:?}");
+            assert_eq!(want_of(TRANSFER_ACCEPTED), Some(accepted), "{st:?}");
+            assert_eq!(want_of(IN_EFFECT), Some(in_effect), "{st:?}");
+            assert!(status.conditions.iter().all(|c| c.observed_generation == Some(3)));
+        }
+        // A stalled transfer.
+        let mut bad = spec();
+        bad.start_month = "2026-11".into();
+        let stored = BillingTransferStatus::default();
+        let plan = decide_transfer(&obs(&bad, &stored));
+        let mut status = stored.clone();
+        write_status(&mut status, &plan, Some(1), now());
+        assert!(cond::is_true(&status.conditions, cond::STALLED));
+        assert_eq!(status.phase, Some(TransferPhase::Failed));
+        assert_eq!(
+            cond::find(&status.conditions, cond::STALLED).map(|c| c.reason.as_str()),
+            Some("StartMonthTooEarly")
+        );
     }
 }
