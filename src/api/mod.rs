@@ -28,7 +28,7 @@ pub const GROUP: &str = "awsinvite.io";
 /// into paragraphs so that `kubectl explain` wraps it once ([`schema::join_descriptions`]),
 /// and an explicit `null` in any optional field meaning unset ([`schema::null_means_unset`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    let mut crds = vec![BillingProfile::crd(), AwsAccountInvite::crd()];
+    let mut crds = vec![BillingProfile::crd(), AwsAccountInvite::crd(), BillingTransfer::crd()];
     for crd in &mut crds {
         schema::join_descriptions(crd);
         schema::null_means_unset(crd);

@@ -10,6 +10,7 @@ mod finalizer;
 mod invite;
 mod parts;
 mod profile;
+mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use tokio::sync::mpsc;
 pub use clock::{Clock, ClockHandle};
 pub use context::Context;
 
-use crate::api::{AwsAccountInvite, BillingProfile};
+use crate::api::{AwsAccountInvite, BillingProfile, BillingTransfer};
 use crate::telemetry::Metrics;
 
 /// The finalizer that lets the operator cancel an open invitation before an invite goes.
@@ -139,13 +140,41 @@ pub async fn run(
         .graceful_shutdown_on(shutdown.clone())
         .run(profile::reconcile, profile::error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
+    let transfers = Controller::new(Api::<BillingTransfer>::all(client.clone()), watcher::Config::default())
+        .with_config(ControllerRuntimeConfig::default().concurrency(config_concurrency(&ctx)));
+    let transfer_store = transfers.store();
+    let transfer_ctx = Arc::new(transfer::TransferContext {
+        base: ctx.clone(),
+        cache: transfer::TransferCache::default(),
+    });
+    let transfers = transfers
+        .watches(
+            Api::<BillingProfile>::all(client.clone()),
+            watcher::Config::default(),
+            move |profile: BillingProfile| {
+                let name = profile.name_any();
+                transfer_store
+                    .state()
+                    .iter()
+                    .filter(|t| t.spec.billing_profile == name)
+                    .map(|t| ObjectRef::from_obj(t.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown.clone())
+        .run(transfer::reconcile, transfer::error_policy, transfer_ctx)
+        .for_each(|_| futures::future::ready(()));
     let gauges = ctx.clone().report_gauges(shutdown.clone());
 
     tracing::info!("controllers started");
-    tokio::join!(invites, profiles, gauges);
+    tokio::join!(invites, profiles, transfers, gauges);
     ctx.stop_pollers();
     tracing::info!("controllers stopped");
     Ok(())
+}
+
+fn config_concurrency(ctx: &Context) -> u16 {
+    ctx.config.concurrency
 }
 
 /// References to the cached invites that `keep` selects: what a watch or a poller wakes.

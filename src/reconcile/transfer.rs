@@ -119,6 +119,8 @@ pub enum TransferReason {
     EndMonthNotYetOpen,
     /// The recorded transfer is gone from AWS.
     TransferNotFound,
+    /// AWS refused the invitation (the message names AWS's reason).
+    InvitationRefused,
 }
 
 impl TransferReason {
@@ -143,6 +145,7 @@ impl TransferReason {
             Self::EndMonthTooEarly => "EndMonthTooEarly",
             Self::EndMonthNotYetOpen => "EndMonthNotYetOpen",
             Self::TransferNotFound => "TransferNotFound",
+            Self::InvitationRefused => "InvitationRefused",
         }
     }
 }

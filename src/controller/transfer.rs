@@ -1,0 +1,480 @@
+//! The BillingTransfer controller (docs/billing-transfer.md): observe → decide → act →
+//! record.
+//!
+//! Observe: the profile (namespace access, readiness, clients) and the profile organization's
+//! inbound transfers, from a per-profile cache refreshed at most once per poll interval (one
+//! ListInboundResponsibilityTransfers sweep serves every BillingTransfer of the profile; no
+//! per-resource AWS polling). Decide: [`decide_transfer`], pure. Act: at most one AWS call.
+//! Record: one status write, events.
+//!
+//! Exactly once: a send happens under the profile's send lock, after a fresh sweep and a second
+//! decision on it, so a transfer that an earlier run (or replica) sent and did not record is
+//! adopted, never sent again; the transfer ID is written to status right after the call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::{Context, Error, FINALIZER, MANAGER};
+use crate::api::{BillingProfile, BillingTransfer, BillingTransferStatus};
+use crate::aws::{AwsError, ErrorClass, ProfileClients, TransferInvitation, TransferTarget};
+use crate::reconcile::conditions;
+use crate::reconcile::invite::EventNote;
+use crate::reconcile::profile::namespace_allowed;
+use crate::reconcile::transfer::{
+    AwsTransfer, AwsTransferStatus, TransferAction, TransferObservation, TransferPlan, TransferProfile, TransferReason,
+    TransferStanding, decide_transfer, month_end, month_start, write_status,
+};
+
+/// The profile organizations' inbound transfers, one sweep per profile per poll interval.
+#[derive(Default)]
+pub struct TransferCache {
+    views: Mutex<HashMap<String, (Vec<AwsTransfer>, Timestamp)>>,
+}
+
+impl TransferCache {
+    fn get(&self, profile: &str, max_age: Duration, now: Timestamp) -> Option<Vec<AwsTransfer>> {
+        let views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let (list, at) = views.get(profile)?;
+        (now.duration_since(*at).unsigned_abs() < max_age).then(|| list.clone())
+    }
+
+    fn put(&self, profile: &str, list: Vec<AwsTransfer>, now: Timestamp) {
+        self.views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(profile.to_owned(), (list, now));
+    }
+
+    /// Replaces (or adds) one transfer after an AWS call returned it.
+    fn record(&self, profile: &str, t: AwsTransfer) {
+        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((list, _)) = views.get_mut(profile) {
+            list.retain(|x| x.id != t.id);
+            list.push(t);
+        }
+    }
+}
+
+/// The transfer controller's context: the shared one plus the transfer cache.
+pub struct TransferContext {
+    /// Shared by every controller.
+    pub base: Arc<Context>,
+    /// Inbound transfers per profile.
+    pub cache: TransferCache,
+}
+
+fn key(t: &BillingTransfer) -> String {
+    format!("transfer/{}/{}", t.namespace().unwrap_or_default(), t.name_any())
+}
+
+pub(super) async fn reconcile(t: Arc<BillingTransfer>, ctx: Arc<TransferContext>) -> Result<Requeue, Error> {
+    let started = std::time::Instant::now();
+    ctx.base.config.metrics.reconcile("BillingTransfer");
+    let namespace = t.namespace().ok_or(Error::Invalid {
+        kind: "BillingTransfer",
+        what: "namespace",
+    })?;
+    let api: Api<BillingTransfer> = Api::namespaced(ctx.base.client.clone(), &namespace);
+    let k = key(&t);
+    let result = finalizer(&api, FINALIZER, t, |event| async {
+        match event {
+            Finalizer::Apply(t) => run(t, &ctx, false).await,
+            Finalizer::Cleanup(t) => run(t, &ctx, true).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.base
+        .config
+        .metrics
+        .observe_reconcile_duration("BillingTransfer", started.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.base.succeeded(&k);
+    }
+    result
+}
+
+pub(super) fn error_policy(t: Arc<BillingTransfer>, error: &Error, ctx: Arc<TransferContext>) -> Requeue {
+    let k = key(&t);
+    tracing::warn!(transfer = %k, reason = error.reason(), error = %error, "billing transfer reconcile failed");
+    ctx.base
+        .config
+        .metrics
+        .reconcile_error("BillingTransfer", error.reason());
+    Requeue::requeue(ctx.base.backoff(k))
+}
+
+/// The profile as this transfer sees it, and its clients when Ready.
+async fn profile_of(
+    t: &BillingTransfer,
+    ctx: &TransferContext,
+) -> Result<(TransferProfile, Option<ProfileClients>), Error> {
+    let name = &t.spec.billing_profile;
+    let Some(profile) = ctx.base.profiles.get(&ObjectRef::<BillingProfile>::new(name)) else {
+        return Ok((TransferProfile::Missing, None));
+    };
+    let namespace = t.namespace().unwrap_or_default();
+    let labels = if profile.spec.allowed_namespaces.selector.is_some() {
+        let namespaces: Api<Namespace> = Api::all(ctx.base.client.clone());
+        namespaces.get(&namespace).await?.metadata.labels.unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    if !namespace_allowed(&profile.spec.allowed_namespaces, name, &namespace, &labels) {
+        return Ok((TransferProfile::NotAllowed { namespace }, None));
+    }
+    let status = profile.status.clone().unwrap_or_default();
+    let ready = conditions::find(&status.conditions, conditions::READY);
+    if ready.is_none_or(|c| c.status != "True") {
+        let message = ready
+            .map(|c| c.message.clone())
+            .unwrap_or_else(|| "the operator has not checked it yet".to_owned());
+        return Ok((TransferProfile::NotReady { message }, None));
+    }
+    match ctx.base.connect(&profile).await {
+        Ok(c) => Ok((TransferProfile::Ready, Some(c))),
+        Err(e) => Ok((TransferProfile::NotReady { message: e.message() }, None)),
+    }
+}
+
+/// The profile's inbound transfers: from the cache unless older than the poll interval (or
+/// `fresh`).
+async fn transfers(
+    ctx: &TransferContext,
+    profile: &str,
+    clients: &ProfileClients,
+    fresh: bool,
+) -> Result<Vec<AwsTransfer>, AwsError> {
+    let now = ctx.base.now();
+    if !fresh && let Some(list) = ctx.cache.get(profile, ctx.base.config.poll_interval, now) {
+        return Ok(list);
+    }
+    let list = clients.list_inbound_transfers().await?;
+    ctx.cache.put(profile, list.clone(), now);
+    Ok(list)
+}
+
+/// Splits the sweep into the recorded transfer and an adoption candidate: the newest
+/// requested or accepted transfer to this customer that is not the recorded one.
+fn observe_transfers(t: &BillingTransfer, list: &[AwsTransfer]) -> (Option<AwsTransfer>, Option<AwsTransfer>) {
+    let recorded_id = t
+        .status
+        .as_ref()
+        .and_then(|s| s.transfer.as_ref())
+        .map(|r| r.id.clone());
+    let recorded = recorded_id
+        .as_deref()
+        .and_then(|id| list.iter().find(|x| x.id == id).cloned());
+    let adoptable = list
+        .iter()
+        .filter(|x| Some(x.id.as_str()) != recorded_id.as_deref())
+        .filter(|x| matches!(x.status, AwsTransferStatus::Requested | AwsTransferStatus::Accepted))
+        .filter(|x| x.is_to(t.spec.management_account_id.as_deref(), t.spec.email.as_deref()))
+        .max_by_key(|x| x.start)
+        .cloned();
+    (recorded, adoptable)
+}
+
+fn decide(
+    t: &BillingTransfer,
+    status: &BillingTransferStatus,
+    profile: TransferProfile,
+    list: &[AwsTransfer],
+    deleting: bool,
+    now: Timestamp,
+) -> TransferPlan {
+    let (recorded, adoptable) = observe_transfers(t, list);
+    decide_transfer(&TransferObservation {
+        spec: &t.spec,
+        status,
+        profile,
+        recorded,
+        adoptable,
+        deleting,
+        now,
+    })
+}
+
+async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> Result<Requeue, Error> {
+    let profile_name = t.spec.billing_profile.clone();
+    let mut status = t.status.clone().unwrap_or_default();
+    let (profile, clients) = profile_of(&t, ctx).await?;
+    let list = match &clients {
+        Some(c) => match transfers(ctx, &profile_name, c, false).await {
+            Ok(l) => l,
+            Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+        },
+        None => Vec::new(),
+    };
+    let mut plan = decide(&t, &status, profile.clone(), &list, deleting, ctx.base.now());
+    let refused_this_generation = conditions::find(&status.conditions, conditions::STALLED).is_some_and(|c| {
+        c.status == "True"
+            && c.reason == TransferReason::InvitationRefused.as_str()
+            && c.observed_generation == t.metadata.generation
+    });
+    if refused_this_generation && matches!(plan.action, Some(TransferAction::Send { .. })) {
+        // AWS refused this spec's invitation: not again until the spec changes.
+        return Ok(Requeue::await_change());
+    }
+    let mut events = Vec::new();
+    let mut result: Option<AwsTransfer> = None;
+
+    if let (Some(action), Some(clients)) = (plan.action.clone(), clients.as_ref()) {
+        match action {
+            TransferAction::Send { .. } => {
+                // Exactly once: decide again on a fresh sweep under the profile's send lock.
+                let lock = ctx.base.send_lock(&profile_name);
+                let _guard = lock.lock().await;
+                let list = match transfers(ctx, &profile_name, clients, true).await {
+                    Ok(l) => l,
+                    Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+                };
+                plan = decide(&t, &status, profile, &list, deleting, ctx.base.now());
+                if let Some(TransferAction::Send { start }) = plan.action.clone() {
+                    match send(&t, clients, start, ctx).await {
+                        Ok(sent) => {
+                            status.attempts += 1;
+                            status.last_invited_at = Some(Time(ctx.base.now()));
+                            events.push(EventNote {
+                                warning: false,
+                                reason: "InvitationSent",
+                                message: format!(
+                                    "Sent billing transfer invitation {} for {start} ({})",
+                                    sent.handshake_id.clone().unwrap_or_default(),
+                                    sent.id
+                                ),
+                            });
+                            ctx.cache.record(&profile_name, sent.clone());
+                            result = Some(sent);
+                        }
+                        Err(e) if e.class() == ErrorClass::Retryable => {
+                            return aws_unavailable(&t, ctx, status, e).await;
+                        }
+                        Err(e) => {
+                            plan.standing = TransferStanding::Stalled {
+                                reason: TransferReason::InvitationRefused,
+                                message: format!(
+                                    "AWS refused the billing transfer invitation ({}): {}; change the spec to try again",
+                                    e.reason(),
+                                    e.message()
+                                ),
+                            };
+                            plan.action = None;
+                            events.push(EventNote {
+                                warning: true,
+                                reason: "InvitationRefused",
+                                message: format!("AWS refused the billing transfer invitation: {}", e.message()),
+                            });
+                        }
+                    }
+                }
+            }
+            TransferAction::Rename { transfer_id, name } => match clients.rename_transfer(&transfer_id, &name).await {
+                Ok(x) => {
+                    events.push(EventNote {
+                        warning: false,
+                        reason: "Renamed",
+                        message: format!("Renamed transfer {transfer_id} to {name:?}"),
+                    });
+                    result = Some(x);
+                }
+                Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+            },
+            TransferAction::Withdraw { transfer_id, end } => {
+                match clients.withdraw_transfer(&transfer_id, month_end(end)).await {
+                    Ok(x) => {
+                        events.push(EventNote {
+                            warning: false,
+                            reason: "Withdrawn",
+                            message: format!("Withdrew transfer {transfer_id}; it ends {}", month_end(end)),
+                        });
+                        result = Some(x);
+                    }
+                    Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+                }
+            }
+            TransferAction::Cancel { handshake_id } => match clients.cancel_handshake(&handshake_id).await {
+                Ok(_) => events.push(EventNote {
+                    warning: false,
+                    reason: "Canceled",
+                    message: format!("Canceled the unanswered billing transfer invitation {handshake_id}"),
+                }),
+                Err(e) if e.is_handshake_gone() => {}
+                Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+            },
+        }
+    }
+
+    if deleting {
+        ctx.base.publish(t.as_ref(), &events).await;
+        return Ok(Requeue::await_change());
+    }
+    if let Some(x) = result {
+        ctx.cache.record(&profile_name, x.clone());
+        // Decide again on what AWS answered, so the status says where it stands now.
+        let mut list = list.clone();
+        list.retain(|y| y.id != x.id);
+        list.push(x.clone());
+        let mut recorded = status.clone();
+        recorded.transfer = Some(crate::reconcile::transfer::record_of(&x));
+        plan = decide(&t, &recorded, TransferProfile::Ready, &list, false, ctx.base.now());
+        plan.action = None;
+        status = recorded;
+    } else if plan.adopted {
+        status.attempts += 1;
+        events.push(EventNote {
+            warning: false,
+            reason: "Adopted",
+            message: "Adopted a billing transfer invitation an earlier run sent".to_owned(),
+        });
+    }
+    events.extend(transition_events(&t, &plan));
+    write_status(&mut status, &plan, t.metadata.generation, ctx.base.now());
+    store(ctx, &t, &status).await?;
+    ctx.base.publish(t.as_ref(), &events).await;
+    let poll = ctx.base.config.poll_interval;
+    Ok(match &plan.standing {
+        TransferStanding::Stalled { .. } => Requeue::requeue(poll.max(Duration::from_secs(60))),
+        _ => Requeue::requeue(
+            plan.requeue_after
+                .map_or(poll, |r| r.min(poll))
+                .max(Duration::from_secs(1)),
+        ),
+    })
+}
+
+/// Events for a change of the AWS transfer's status since the last recorded one.
+fn transition_events(t: &BillingTransfer, plan: &TransferPlan) -> Vec<EventNote> {
+    let before = t.status.as_ref().and_then(|s| s.transfer.as_ref());
+    let Some(now) = &plan.transfer else { return Vec::new() };
+    if before.is_some_and(|b| b.id == now.id && b.status == now.status.as_str()) {
+        return Vec::new();
+    }
+    let (warning, reason) = match now.status {
+        AwsTransferStatus::Accepted => (false, "Accepted"),
+        AwsTransferStatus::Declined => (true, "Declined"),
+        AwsTransferStatus::Expired => (true, "Expired"),
+        AwsTransferStatus::Canceled => (true, "Canceled"),
+        AwsTransferStatus::Withdrawn => (false, "Withdrawn"),
+        AwsTransferStatus::Requested => return Vec::new(),
+    };
+    vec![EventNote {
+        warning,
+        reason,
+        message: format!("Transfer {} is {}", now.id, now.status.as_str()),
+    }]
+}
+
+async fn send(
+    t: &BillingTransfer,
+    clients: &ProfileClients,
+    start: crate::api::Month,
+    ctx: &TransferContext,
+) -> Result<AwsTransfer, AwsError> {
+    let target = match (&t.spec.management_account_id, &t.spec.email) {
+        (Some(a), _) => TransferTarget::Account(a.clone()),
+        (None, Some(e)) => TransferTarget::Email(e.clone()),
+        (None, None) => {
+            return Err(AwsError::local(
+                "InviteOrganizationToTransferResponsibility",
+                ErrorClass::Terminal,
+                "InvalidInput",
+                "set managementAccountId or email".to_owned(),
+            ));
+        }
+    };
+    let inv = TransferInvitation {
+        target,
+        start: month_start(start),
+        name: &t.spec.name,
+        notes: t.spec.notes.as_deref(),
+        tags: &t.spec.tags,
+    };
+    match clients.invite_transfer(&inv).await {
+        Ok((handshake, Some(id))) => {
+            // Record what AWS answered, with what the handshake says.
+            let listed = transfers(ctx, &t.spec.billing_profile, clients, true).await?;
+            Ok(listed.into_iter().find(|x| x.id == id).unwrap_or(AwsTransfer {
+                id,
+                arn: None,
+                name: t.spec.name.clone(),
+                status: AwsTransferStatus::Requested,
+                start: inv.start,
+                end: None,
+                handshake_id: Some(handshake.id),
+                source_account_id: t.spec.management_account_id.clone(),
+                source_email: t.spec.email.clone(),
+            }))
+        }
+        Ok((_, None)) => Err(AwsError::local(
+            "InviteOrganizationToTransferResponsibility",
+            ErrorClass::Retryable,
+            "AwsUnavailable",
+            "AWS returned a handshake without its transfer".to_owned(),
+        )),
+        Err(e) if e.is_duplicate_handshake() => {
+            // An open invitation exists: adopt it from a fresh sweep.
+            let listed = transfers(ctx, &t.spec.billing_profile, clients, true).await?;
+            let (_, adoptable) = observe_transfers(t, &listed);
+            adoptable.ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// AWS could not be reached: Reconciling with the reason, retry with backoff.
+async fn aws_unavailable(
+    t: &BillingTransfer,
+    ctx: &TransferContext,
+    mut status: BillingTransferStatus,
+    e: AwsError,
+) -> Result<Requeue, Error> {
+    let now = ctx.base.now();
+    let g = t.metadata.generation;
+    let message = format!("AWS call failed, retrying: {}", e.message());
+    conditions::set(
+        &mut status.conditions,
+        conditions::RECONCILING,
+        true,
+        e.reason(),
+        &message,
+        g,
+        now,
+    );
+    conditions::set(
+        &mut status.conditions,
+        conditions::STALLED,
+        false,
+        conditions::reason::NOT_STALLED,
+        &message,
+        g,
+        now,
+    );
+    store(ctx, t, &status).await?;
+    Err(Error::Aws(e))
+}
+
+async fn store(ctx: &TransferContext, t: &BillingTransfer, status: &BillingTransferStatus) -> Result<(), Error> {
+    if t.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let api: Api<BillingTransfer> = Api::namespaced(ctx.base.client.clone(), &t.namespace().unwrap_or_default());
+    api.patch_status(
+        &t.name_any(),
+        &PatchParams::apply(MANAGER),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
