@@ -10,8 +10,8 @@ mod iam_access;
 mod observer;
 mod organizations;
 mod rate_limit;
-mod trust_policy;
 mod transfers;
+mod trust_policy;
 
 pub use crate::handshake::{Handshake, HandshakeState};
 pub use calls::{AwsAction, AwsCallObserver, NoopObserver};
@@ -25,5 +25,5 @@ pub use iam_access::{IamCheck, verify_member_role};
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};
-pub use trust_policy::{Refusal, Verdict, evaluate as evaluate_trust_policy};
 pub use transfers::{TransferInvitation, TransferTarget, convert_transfer, handshake_transfer_id};
+pub use trust_policy::{Refusal, Verdict, evaluate as evaluate_trust_policy};
