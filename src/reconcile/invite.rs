@@ -683,7 +683,8 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
 pub const ANOTHER_ORGANIZATION_ADVICE: &str = "If the account is a member of another organization, accepting moves it \
      here (if AWS refuses, its owner leaves that organization first: Organizations console, Leave organization). If it \
      is the management account of another organization, it cannot join until its owner removes all member accounts \
-     from that organization and deletes it (Organizations console, Settings, Delete organization); then accept.";
+     from that organization and deletes it (Organizations console, Settings, Delete organization); then accept. To keep \
+     that organization instead, use a BillingTransfer: the payer takes over its bill (AWS billing transfer).";
 
 /// `lead` says which invitation ("... waiting for the account owner to accept it"); the message
 /// adds where, until when, and what an account in another organization must do first.
