@@ -30,6 +30,7 @@ const casesEnv = "GITOPS_HEALTH_CASES"
 var scripts = map[string]string{
 	"AwsAccountInvite": "../argocd/awsaccountinvite-health.lua",
 	"BillingProfile":   "../argocd/billingprofile-health.lua",
+	"BillingTransfer":  "../argocd/billingtransfer-health.lua",
 }
 
 // argoHealth is Argo CD's health.HealthStatus.
