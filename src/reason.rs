@@ -187,7 +187,9 @@ reasons! {
         ManagementAccountOfAnotherOrganization => "The account is the management account of its own AWS \
             organization and cannot join another one. Its owner must first remove all member accounts from that \
             organization (AWS Organizations console: select each account, Remove), then delete the organization \
-            (Settings: Delete organization), and then accept the invitation.",
+            (Settings: Delete organization), and then accept the invitation. To keep its organization instead, \
+            create a BillingTransfer for its management account: the payer takes over the organization's bill \
+            (AWS billing transfer) without dismantling it.",
         /// Different AWS sellers of record.
         DifferentSellerOfRecord => "The account and this organization have different AWS sellers of record (e.g. \
             AWS Inc. and AWS Europe or AISPL); AWS does not allow the invitation. Contact AWS Support.",
@@ -232,6 +234,34 @@ reasons! {
             console before inviting accounts.",
         /// STS is disabled in the region.
         RegionDisabled => "STS is not enabled in the profile's region; use another region or enable it.",
+        /// A billing transfer invitation went out (InvitationSent=True of a BillingTransfer).
+        Sent => "The billing transfer invitation went out; the customer's management account decides.",
+        /// The start month cannot be invited for yet.
+        StartMonthNotYetOpen => "AWS accepts only the next month or the one after as a transfer's start; the \
+            invitation goes out by itself when the start month is in that window.",
+        /// The start month's acceptance deadline has passed.
+        StartMonthTooEarly => "The start month's acceptance deadline (24 hours before its first day, 00:00 UTC) has \
+            passed; set spec.startMonth to the month the message names or later.",
+        /// The payer manages the customer's bill now.
+        InEffect => "The billing transfer is in effect: the payer manages and pays the customer organization's \
+            consolidated bill.",
+        /// The transfer is withdrawn; it ends at its end month.
+        Withdrawn => "The billing transfer was withdrawn; it ends at 23:59:59 UTC on the last day of its end month. \
+            AWS cannot undo a withdrawal.",
+        /// A withdrawn transfer has ended.
+        Ended => "The withdrawn billing transfer has ended; the customer pays its own bill again.",
+        /// spec.endMonth has passed.
+        EndMonthTooEarly => "spec.endMonth has passed: AWS ends a transfer at the end of the current or next month. \
+            Delete the resource with deletionPolicy Withdraw to end it now.",
+        /// spec.endMonth waits until AWS allows it.
+        EndMonthNotYetOpen => "spec.endMonth is more than a month ahead; the withdrawal is requested when AWS \
+            allows it.",
+        /// AWS no longer lists the recorded transfer.
+        TransferNotFound => "AWS no longer lists the recorded billing transfer for the profile's organization; \
+            recreate the resource to invite again.",
+        /// AWS refused the billing transfer invitation.
+        InvitationRefused => "AWS refused the billing transfer invitation (the message names AWS's reason); it is \
+            not sent again until the spec changes.",
     }
 }
 
@@ -279,6 +309,12 @@ reasons! {
         OrganizationReached => "The billing profile became Ready.",
         /// The profile is not Ready.
         NotReady => "The billing profile is not Ready; its Ready condition says why.",
+        /// A billing transfer was renamed in AWS.
+        Renamed => "spec.name changed and the billing transfer was renamed in AWS.",
+        /// A billing transfer was withdrawn.
+        Withdrawn => "The billing transfer was withdrawn; it ends at the end of its end month.",
+        /// AWS refused a billing transfer invitation.
+        InvitationRefused => "AWS refused the billing transfer invitation; the message says why.",
     }
 }
 
@@ -296,6 +332,6 @@ mod tests {
         }
         assert_eq!(Reason::AccountLeftOrganization, "AccountLeftOrganization");
         assert_eq!(EventReason::ReInvited.to_string(), "ReInvited");
-        assert_eq!(EventReason::ALL.len(), 20);
+        assert_eq!(EventReason::ALL.len(), 23);
     }
 }

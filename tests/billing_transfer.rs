@@ -2,6 +2,8 @@
 //! over the real AWS wire protocol, the controllers in-process. The payer is the harness's
 //! profile organization; the customer is the management account of an organization of its own.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::time::Duration;

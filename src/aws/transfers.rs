@@ -6,6 +6,7 @@ use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
 use super::organizations::{convert_handshake, to_timestamp};
 use crate::handshake::Handshake;
+use crate::reason::Reason;
 use crate::transfer::{AwsTransfer, AwsTransferStatus};
 use aws_sdk_organizations::operation::invite_organization_to_transfer_responsibility::InviteOrganizationToTransferResponsibilityError;
 use aws_sdk_organizations::operation::terminate_responsibility_transfer::TerminateResponsibilityTransferError;
@@ -81,14 +82,14 @@ fn dt(t: Timestamp) -> DateTime {
 }
 
 fn local(operation: &'static str, message: String) -> AwsError {
-    AwsError::local(operation, ErrorClass::Terminal, "InvalidInput", message)
+    AwsError::local(operation, ErrorClass::Terminal, Reason::InvalidInput, message)
 }
 
 fn malformed(operation: &'static str, what: &str) -> AwsError {
     AwsError::local(
         operation,
         ErrorClass::Retryable,
-        "AwsUnavailable",
+        Reason::AwsUnavailable,
         format!("AWS returned an incomplete {what}"),
     )
 }

@@ -20,14 +20,15 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{Context, Error, FINALIZER, MANAGER};
+use super::finalizer::{self, Stage};
+use super::{Context, Error, MANAGER};
 use crate::api::{BillingProfile, BillingTransfer, BillingTransferStatus};
 use crate::aws::{AwsError, ErrorClass, ProfileClients, TransferInvitation, TransferTarget};
+use crate::reason::{EventReason, Reason};
 use crate::reconcile::conditions;
 use crate::reconcile::invite::EventNote;
 use crate::reconcile::profile::namespace_allowed;
@@ -74,45 +75,40 @@ pub struct TransferContext {
     pub cache: TransferCache,
 }
 
+const KIND: &str = "BillingTransfer";
+
 fn key(t: &BillingTransfer) -> String {
     format!("transfer/{}/{}", t.namespace().unwrap_or_default(), t.name_any())
 }
 
 pub(super) async fn reconcile(t: Arc<BillingTransfer>, ctx: Arc<TransferContext>) -> Result<Requeue, Error> {
-    let started = std::time::Instant::now();
-    ctx.base.config.metrics.reconcile("BillingTransfer");
+    let _timer = ctx.base.time_reconcile(KIND);
     let namespace = t.namespace().ok_or(Error::Invalid {
-        kind: "BillingTransfer",
+        kind: KIND,
         what: "namespace",
     })?;
     let api: Api<BillingTransfer> = Api::namespaced(ctx.base.client.clone(), &namespace);
-    let k = key(&t);
-    let result = finalizer(&api, FINALIZER, t, |event| async {
-        match event {
-            Finalizer::Apply(t) => run(t, &ctx, false).await,
-            Finalizer::Cleanup(t) => run(t, &ctx, true).await,
+    let requeue = match finalizer::stage(t.as_ref()) {
+        Stage::Add => finalizer::add(&api, t.as_ref())
+            .await
+            .map(|()| Requeue::await_change())?,
+        Stage::Apply => run(t.clone(), &ctx, false).await?,
+        Stage::Cleanup => {
+            run(t.clone(), &ctx, true).await?;
+            finalizer::remove(&api, t.as_ref()).await?;
+            Requeue::await_change()
         }
-    })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
-    ctx.base
-        .config
-        .metrics
-        .observe_reconcile_duration("BillingTransfer", started.elapsed().as_secs_f64());
-    if result.is_ok() {
-        ctx.base.succeeded(&k);
-    }
-    result
+        Stage::Done => Requeue::await_change(),
+    };
+    ctx.base.backoff.succeeded(&key(&t));
+    Ok(requeue)
 }
 
 pub(super) fn error_policy(t: Arc<BillingTransfer>, error: &Error, ctx: Arc<TransferContext>) -> Requeue {
     let k = key(&t);
     tracing::warn!(transfer = %k, reason = error.reason(), error = %error, "billing transfer reconcile failed");
-    ctx.base
-        .config
-        .metrics
-        .reconcile_error("BillingTransfer", error.reason());
-    Requeue::requeue(ctx.base.backoff(k))
+    ctx.base.config.metrics.reconcile_error(KIND, error.reason());
+    Requeue::requeue(ctx.base.backoff.failed(k))
 }
 
 /// The profile as this transfer sees it, and its clients when Ready.
@@ -234,8 +230,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
         match action {
             TransferAction::Send { .. } => {
                 // Exactly once: decide again on a fresh sweep under the profile's send lock.
-                let lock = ctx.base.send_lock(&profile_name);
-                let _guard = lock.lock().await;
+                let _guard = ctx.base.send_locks.lock(&profile_name).await;
                 let list = match transfers(ctx, &profile_name, clients, true).await {
                     Ok(l) => l,
                     Err(e) => return aws_unavailable(&t, ctx, status, e).await,
@@ -248,7 +243,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                             status.last_invited_at = Some(Time(ctx.base.now()));
                             events.push(EventNote {
                                 warning: false,
-                                reason: "InvitationSent",
+                                reason: EventReason::InvitationSent,
                                 message: format!(
                                     "Sent billing transfer invitation {} for {start} ({})",
                                     sent.handshake_id.clone().unwrap_or_default(),
@@ -273,7 +268,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                             plan.action = None;
                             events.push(EventNote {
                                 warning: true,
-                                reason: "InvitationRefused",
+                                reason: EventReason::InvitationRefused,
                                 message: format!("AWS refused the billing transfer invitation: {}", e.message()),
                             });
                         }
@@ -284,7 +279,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                 Ok(x) => {
                     events.push(EventNote {
                         warning: false,
-                        reason: "Renamed",
+                        reason: EventReason::Renamed,
                         message: format!("Renamed transfer {transfer_id} to {name:?}"),
                     });
                     result = Some(x);
@@ -296,7 +291,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                     Ok(x) => {
                         events.push(EventNote {
                             warning: false,
-                            reason: "Withdrawn",
+                            reason: EventReason::Withdrawn,
                             message: format!("Withdrew transfer {transfer_id}; it ends {}", month_end(end)),
                         });
                         result = Some(x);
@@ -307,7 +302,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
             TransferAction::Cancel { handshake_id } => match clients.cancel_handshake(&handshake_id).await {
                 Ok(_) => events.push(EventNote {
                     warning: false,
-                    reason: "Canceled",
+                    reason: EventReason::Canceled,
                     message: format!("Canceled the unanswered billing transfer invitation {handshake_id}"),
                 }),
                 Err(e) if e.is_handshake_gone() => {}
@@ -335,7 +330,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
         status.attempts += 1;
         events.push(EventNote {
             warning: false,
-            reason: "Adopted",
+            reason: EventReason::Adopted,
             message: "Adopted a billing transfer invitation an earlier run sent".to_owned(),
         });
     }
@@ -362,11 +357,11 @@ fn transition_events(t: &BillingTransfer, plan: &TransferPlan) -> Vec<EventNote>
         return Vec::new();
     }
     let (warning, reason) = match now.status {
-        AwsTransferStatus::Accepted => (false, "Accepted"),
-        AwsTransferStatus::Declined => (true, "Declined"),
-        AwsTransferStatus::Expired => (true, "Expired"),
-        AwsTransferStatus::Canceled => (true, "Canceled"),
-        AwsTransferStatus::Withdrawn => (false, "Withdrawn"),
+        AwsTransferStatus::Accepted => (false, EventReason::Accepted),
+        AwsTransferStatus::Declined => (true, EventReason::Declined),
+        AwsTransferStatus::Expired => (true, EventReason::Expired),
+        AwsTransferStatus::Canceled => (true, EventReason::Canceled),
+        AwsTransferStatus::Withdrawn => (false, EventReason::Withdrawn),
         AwsTransferStatus::Requested => return Vec::new(),
     };
     vec![EventNote {
@@ -389,7 +384,7 @@ async fn send(
             return Err(AwsError::local(
                 "InviteOrganizationToTransferResponsibility",
                 ErrorClass::Terminal,
-                "InvalidInput",
+                Reason::InvalidInput,
                 "set managementAccountId or email".to_owned(),
             ));
         }
@@ -420,7 +415,7 @@ async fn send(
         Ok((_, None)) => Err(AwsError::local(
             "InviteOrganizationToTransferResponsibility",
             ErrorClass::Retryable,
-            "AwsUnavailable",
+            Reason::AwsUnavailable,
             "AWS returned a handshake without its transfer".to_owned(),
         )),
         Err(e) if e.is_duplicate_handshake() => {
@@ -456,7 +451,7 @@ async fn aws_unavailable(
         &mut status.conditions,
         conditions::STALLED,
         false,
-        conditions::reason::NOT_STALLED,
+        Reason::Progressing,
         &message,
         g,
         now,

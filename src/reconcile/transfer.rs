@@ -20,6 +20,7 @@ use crate::api::{
     BillingTransferSpec, BillingTransferStatus, HandshakeStatus, Month, TransferDeletionPolicy, TransferPhase,
     TransferRecord,
 };
+use crate::reason::Reason;
 pub use crate::transfer::{AwsTransfer, AwsTransferStatus};
 
 /// The invitation went out (True) or why not (False).
@@ -124,6 +125,31 @@ pub enum TransferReason {
 }
 
 impl TransferReason {
+    /// The condition reason.
+    pub fn reason(self) -> Reason {
+        match self {
+            Self::BillingProfileNotFound => Reason::BillingProfileNotFound,
+            Self::BillingProfileNotAllowed => Reason::BillingProfileNotAllowed,
+            Self::BillingProfileNotReady => Reason::BillingProfileNotReady,
+            Self::SendingInvitation => Reason::SendingInvitation,
+            Self::StartMonthNotYetOpen => Reason::StartMonthNotYetOpen,
+            Self::StartMonthTooEarly => Reason::StartMonthTooEarly,
+            Self::AwaitingAcceptance => Reason::AwaitingAcceptance,
+            Self::Accepted => Reason::Accepted,
+            Self::InEffect => Reason::InEffect,
+            Self::Withdrawn => Reason::Withdrawn,
+            Self::Ended => Reason::Ended,
+            Self::Declined => Reason::Declined,
+            Self::Expired => Reason::Expired,
+            Self::Canceled => Reason::Canceled,
+            Self::MaxAttemptsReached => Reason::MaxAttemptsReached,
+            Self::EndMonthTooEarly => Reason::EndMonthTooEarly,
+            Self::EndMonthNotYetOpen => Reason::EndMonthNotYetOpen,
+            Self::TransferNotFound => Reason::TransferNotFound,
+            Self::InvitationRefused => Reason::InvitationRefused,
+        }
+    }
+
     /// The reason as written in conditions.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -650,14 +676,14 @@ pub fn write_status(status: &mut BillingTransferStatus, plan: &TransferPlan, gen
     let (reason, message) = match &plan.standing {
         TransferStanding::Working { reason, message }
         | TransferStanding::Agreed { reason, message, .. }
-        | TransferStanding::Stalled { reason, message } => (reason.as_str(), message.as_str()),
-        TransferStanding::Invited { message } => (TransferReason::AwaitingAcceptance.as_str(), message.as_str()),
+        | TransferStanding::Stalled { reason, message } => (reason.reason(), message.as_str()),
+        TransferStanding::Invited { message } => (Reason::AwaitingAcceptance, message.as_str()),
     };
     cond::set(
         c,
         INVITATION_SENT,
         sent,
-        if sent { "Sent" } else { reason },
+        if sent { Reason::Sent } else { reason },
         message,
         generation,
         now,
@@ -673,7 +699,7 @@ pub fn write_status(status: &mut BillingTransferStatus, plan: &TransferPlan, gen
         TransferStanding::Stalled { .. } => (false, true),
         _ => (false, false),
     };
-    let idle = if stalled { reason } else { cond::reason::IDLE };
+    let idle = if stalled { reason } else { Reason::Idle };
     cond::set(
         c,
         cond::RECONCILING,
@@ -687,7 +713,7 @@ pub fn write_status(status: &mut BillingTransferStatus, plan: &TransferPlan, gen
         c,
         cond::STALLED,
         stalled,
-        if stalled { reason } else { cond::reason::NOT_STALLED },
+        if stalled { reason } else { Reason::Progressing },
         message,
         generation,
         now,
