@@ -650,6 +650,8 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
             ("awsinvite.io/awsaccountinvites/status", &[], &["patch"]),
             ("awsinvite.io/billingprofiles", &[], &["list", "watch"]),
             ("awsinvite.io/billingprofiles/status", &[], &["patch"]),
+            ("awsinvite.io/billingtransfers", &[], &["list", "watch", "patch"]),
+            ("awsinvite.io/billingtransfers/status", &[], &["patch"]),
             ("/namespaces", &[], &["get", "list", "watch"]),
             ("events.k8s.io/events", &[], &["create", "patch"]),
             // /metrics behind TokenReview + SubjectAccessReview (metrics.auth=kubernetes).
