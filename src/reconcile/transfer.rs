@@ -1153,7 +1153,16 @@ mod tests {
         }
         let s = spec();
         // (standing of the AWS transfer, Ready, Reconciling, Stalled, TransferAccepted, InEffect)
-        let table: [(Option<AwsTransferStatus>, &str, Option<&str>, &str, &str, &str, &str); 4] = [
+        type Row<'a> = (
+            Option<AwsTransferStatus>,
+            &'a str,
+            Option<&'a str>,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+        );
+        let table: [Row<'_>; 4] = [
             (
                 None,
                 "2026-11-10T12:00:00Z",
