@@ -170,8 +170,9 @@ reasons! {
         DuplicateHandshake => "An open invitation to this account from this organization already exists; the \
             operator adopts it instead of sending another.",
         /// The account changed organizations too often recently.
-        MembershipChangeRateLimited => "The invited account changed organizations too often recently; AWS refuses \
-            new invitations for a while. The operator retries with backoff.",
+        MembershipChangeRateLimited => "The invited account changed organizations too recently (AWS: \"You \
+            attempted to change the membership of an account too quickly after its previous change\"); AWS refuses \
+            new invitations for a while. The operator retries with backoff; nothing to do.",
         /// The organization is migrating to all features.
         EnableAllFeaturesInProgress => "The organization is migrating to all features, during which AWS does not \
             allow invitations; the operator retries when it has finished.",
@@ -194,7 +195,9 @@ reasons! {
         DifferentSellerOfRecord => "The account and this organization have different AWS sellers of record (e.g. \
             AWS Inc. and AWS Europe or AISPL); AWS does not allow the invitation. Contact AWS Support.",
         /// Another organization constraint.
-        HandshakeConstraintViolation => "AWS refused the invitation because of an organization constraint.",
+        HandshakeConstraintViolation => "AWS refused the invitation with a HandshakeConstraintViolation reason the \
+            operator does not know (a newer AWS model); AWS's reason and text follow. Act on them, then touch the \
+            invite or set the reinvite annotation, and report the reason so it gets its own.",
         /// AWS knows no such account in the organization.
         AccountNotFound => "AWS reports no such account in this organization; check that the 12-digit account ID is \
             correct.",
@@ -227,11 +230,62 @@ reasons! {
         CredentialsUnavailable => "No AWS credentials could be loaded for the profile (nothing in the operator's \
             default chain, or the role in spec.credentials.roleArn could not be assumed).",
         /// The management account has no valid payment method.
-        PaymentInstrumentRequired => "AWS requires a valid payment method on the management account before it can \
-            invite accounts.",
+        PaymentInstrumentRequired => "AWS does not send invitations from a management account without a payment \
+            instrument (AWS: \"You can't complete the operation with an account that doesn't have a payment \
+            instrument, such as a credit card, associated with it\"). Add a valid payment method to the \
+            management account (Billing and Cost Management console: Payment preferences), then touch the invite \
+            or set the reinvite annotation to a new value.",
+        /// The invited account has no valid payment method.
+        MemberPaymentInstrumentRequired => "AWS refused because the invited account has no valid payment \
+            instrument (ConstraintViolation MEMBER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED). Its owner adds one in the \
+            Billing and Cost Management console; then touch the invite or set the reinvite annotation.",
         /// The management account's email is not verified.
-        ManagementEmailNotVerified => "The management account's email address is not verified; verify it in the AWS \
-            console before inviting accounts.",
+        ManagementEmailNotVerified => "AWS does not send invitations until the management account's email address \
+            is verified (AWS: \"You can't invite an existing account to your organization until you verify that \
+            you own the email address associated with the management account\"). Follow the link in the \
+            verification email AWS sent to that address (or request a new one in the Organizations console), \
+            then touch the invite or set the reinvite annotation to a new value.",
+        /// The management account lacks information AWS requires (contact, business licence, address).
+        ManagementAccountIncomplete => "AWS refused because the management account lacks information it requires \
+            (contact information, a business license, or an address matching its AWS Marketplace seller; the AWS \
+            reason in the message says which). Complete it in the account settings of the management account, \
+            then touch the invite or set the reinvite annotation.",
+        /// The organization has an invoice past due.
+        PastDueInvoice => "AWS refused because the organization has an invoice that is past due (AWS: \"Your \
+            organization has an invoice that is past due\"). Pay it in the Billing and Cost Management console \
+            of the management account, then touch the invite or set the reinvite annotation to a new value.",
+        /// The organization has an unused prepayment balance.
+        UnusedPrepaymentBalance => "AWS refused because the organization has an outstanding prepayment balance \
+            (AWS: \"Your organization has an outstanding pre-payment balance\"). Settle it with AWS (Billing and \
+            Cost Management console, or AWS Support), then touch the invite or set the reinvite annotation.",
+        /// The organization still uses the legacy billing IAM actions.
+        LegacyPermissionsStillInUse => "AWS refused because the organization still uses the legacy IAM actions \
+            for billing (AWS: \"Your organization must migrate to use the new IAM fine-grained actions for \
+            billing, cost management, and accounts\"). Migrate the policies (Billing console: the fine-grained \
+            permissions migration), then touch the invite or set the reinvite annotation.",
+        /// AWS could not validate the invited account (billing transfer).
+        TargetAccountValidationFailure => "AWS could not validate the invited account (AWS: \"Billing transfer \
+            is not available for your account. Contact your billing administrator or Amazon Web Services Support \
+            for assistance\"). Contact AWS Support; then touch the invite or set the reinvite annotation.",
+        /// A billing-transfer refusal: the transfer already exists.
+        ResponsibilityTransferExists => "AWS refused because a billing responsibility transfer with this account \
+            already exists (AWS: \"You cannot perform this operation with the current transfer\"). End or use \
+            that transfer in the Billing console before inviting the account.",
+        /// The invited account is the sender itself.
+        SourceAndTargetCannotMatch => "AWS refused because the invited account is the organization's own \
+            management account (AWS: \"An account can't accept a transfer invitation if it is both the sender and \
+            recipient of the invitation\"). Check spec.accountId.",
+        /// A refusal that belongs to an enable-all-features request.
+        AllFeaturesAlreadyEnabled => "AWS answered that the organization already has all features enabled, a \
+            refusal of an enable-all-features request that the operator never makes; touch the invite to try \
+            again, and report it if it lasts.",
+        /// The account must wait after being created before it can change organizations.
+        WaitPeriodActive => "AWS refused because the account was created too recently to change organizations \
+            (ConstraintViolation WAIT_PERIOD_ACTIVE: at least seven days after creation). The operator retries with \
+            backoff.",
+        /// Tags the operator applies were refused.
+        TagsRefused => "AWS refused the tags of spec.tags (too many tags, or a tag policy of the organization \
+            forbids them; the AWS reason in the message says which). Fix spec.tags.",
         /// STS is disabled in the region.
         RegionDisabled => "STS is not enabled in the profile's region; use another region or enable it.",
         /// A billing transfer invitation went out (InvitationSent=True of a BillingTransfer).

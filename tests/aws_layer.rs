@@ -350,6 +350,72 @@ async fn invitation_errors_are_classified() {
     assert_eq!(missing.reason(), "HandshakeNotFound");
 }
 
+/// AWS's newer refusals, injected through the emulator's `error` fault and read by the real
+/// SDK: the `Reason` member survives the wire and decides the class (texts: the
+/// HandshakeConstraintViolationException and ConstraintViolationException reference).
+#[tokio::test]
+async fn newer_refusals_are_classified_from_the_wire() {
+    let (emu, control) = start().await;
+    let clients = connect_as(&emu, MGMT).await;
+    let cases = [
+        (
+            "HandshakeConstraintViolationException",
+            "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED",
+            "You attempted to change the membership of an account too quickly after its previous change.",
+            ErrorClass::Retryable,
+            Reason::MembershipChangeRateLimited,
+        ),
+        (
+            "HandshakeConstraintViolationException",
+            "PAST_DUE_INVOICE",
+            "Your organization has an invoice that is past due.",
+            ErrorClass::Terminal,
+            Reason::PastDueInvoice,
+        ),
+        (
+            "HandshakeConstraintViolationException",
+            "LEGACY_PERMISSIONS_STILL_IN_USE",
+            "Your organization must migrate to use the new IAM fine-grained actions for billing, cost management, and accounts.",
+            ErrorClass::Terminal,
+            Reason::LegacyPermissionsStillInUse,
+        ),
+        (
+            "ConstraintViolationException",
+            "WAIT_PERIOD_ACTIVE",
+            "You must wait until at least seven days after the account was created.",
+            ErrorClass::Retryable,
+            Reason::WaitPeriodActive,
+        ),
+    ];
+    for (code, aws_reason, text, class, reason) in cases {
+        control
+            .add_fault(&Fault::error(
+                "InviteAccountToOrganization",
+                code,
+                Some(aws_reason),
+                text,
+            ))
+            .await
+            .expect("fault");
+        let err = clients
+            .invite_account(STANDALONE, None, &BTreeMap::new())
+            .await
+            .expect_err(aws_reason);
+        assert_eq!((err.class(), err.reason()), (class, reason), "{aws_reason}: {err:?}");
+        assert_eq!(err.aws_reason(), Some(aws_reason));
+        assert!(
+            err.message().contains(text) && err.message().contains(aws_reason),
+            "{}",
+            err.message()
+        );
+    }
+    // The fault was used up: the next invitation goes out.
+    clients
+        .invite_account(STANDALONE, None, &BTreeMap::new())
+        .await
+        .expect("invitation after the faults");
+}
+
 #[tokio::test]
 async fn non_management_credentials_are_profile_errors() {
     let (emu, _control) = start().await;

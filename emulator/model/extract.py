@@ -5,7 +5,8 @@ Organizations service model (botocore's service-2.json), into organizations.json
     python3 emulator/model/extract.py path/to/botocore/data/organizations/2016-11-28/service-2.json <botocore-commit>
 
 Kept per shape: type, required members, members (in the model's order), list member, min,
-max, pattern and enum: what AWS checks before it runs an operation.
+max, pattern and enum: what AWS checks before it runs an operation. Also kept: the values of
+the `Reason` enums of the exceptions listed in ERROR_REASONS, under "errorReasons".
 """
 import json
 import sys
@@ -22,6 +23,9 @@ OPERATIONS = [
     "UpdateResponsibilityTransfer", "TerminateResponsibilityTransfer",
 ]
 KEEP = ("type", "required", "min", "max", "pattern", "enum")
+# The `Reason` enums of the exceptions the operator classifies by reason (its tests read them
+# from here, so a model update without a classification fails).
+ERROR_REASONS = ["HandshakeConstraintViolationExceptionReason", "ConstraintViolationExceptionReason"]
 
 
 def main(path, commit):
@@ -52,6 +56,7 @@ def main(path, commit):
         "(input shapes of the implemented operations; see emulator/model/extract.py)",
         "operations": ops,
         "shapes": dict(sorted(shapes.items())),
+        "errorReasons": {name: model["shapes"][name]["enum"] for name in ERROR_REASONS},
     }
     json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
     print()

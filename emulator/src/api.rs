@@ -251,6 +251,30 @@ pub enum FaultKind {
     Throttle,
     /// Close the TCP connection without any response.
     DropConnection,
+    /// Answer the error `error` (its code, `Reason` and message) instead: any exception of the
+    /// service model, e.g. HandshakeConstraintViolationException with a `Reason` the
+    /// emulator's own rules never produce.
+    Error,
+}
+
+/// The error a [`FaultKind::Error`] fault answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultError {
+    /// The error code (exception shape name), e.g. `HandshakeConstraintViolationException`.
+    pub code: String,
+    /// The exception's `Reason` member, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The message (default: the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The HTTP status (default 400).
+    #[serde(default = "status_400")]
+    pub status: u16,
+}
+
+fn status_400() -> u16 {
+    400
 }
 
 /// When a fault applies.
@@ -281,6 +305,9 @@ pub struct Fault {
     /// Before (default) or after the operation executes.
     #[serde(default)]
     pub when: FaultWhen,
+    /// The error an `error` fault answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<FaultError>,
 }
 
 fn one() -> u32 {
@@ -296,7 +323,21 @@ impl Fault {
             count: 1,
             latency_ms: 0,
             when: FaultWhen::Before,
+            error: None,
         }
+    }
+
+    /// A fault answering the error `code` with `reason` (HTTP 400) for the next call of
+    /// `operation`, before it executes.
+    pub fn error(operation: impl Into<String>, code: &str, reason: Option<&str>, message: &str) -> Self {
+        let mut f = Self::new(operation, FaultKind::Error);
+        f.error = Some(FaultError {
+            code: code.to_string(),
+            reason: reason.map(str::to_string),
+            message: Some(message.to_string()),
+            status: 400,
+        });
+        f
     }
 
     /// Sets the number of calls it applies to.

@@ -204,7 +204,7 @@ impl Call {
         self.reply = Some(Reply::Answer {
             status: e.status,
             body: self.protocol.error_body(e, &self.rid),
-            outcome: e.code.into(),
+            outcome: e.code.to_string(),
         });
     }
 
@@ -225,6 +225,15 @@ impl Call {
                 self.reply = Some(Reply::Dropped);
                 return None;
             }
+            FaultKind::Error => match &f.error {
+                Some(e) => AwsError::any(
+                    e.code.clone(),
+                    e.reason.clone(),
+                    e.message.clone().unwrap_or_else(|| e.code.clone()),
+                    e.status,
+                ),
+                None => self.protocol.server_error(),
+            },
         };
         self.reply_error(&error);
         None
@@ -267,6 +276,7 @@ fn fault_name(f: &Fault) -> String {
         FaultKind::Http500 => "http500",
         FaultKind::Throttle => "throttle",
         FaultKind::DropConnection => "drop_connection",
+        FaultKind::Error => "error",
     };
     match f.when {
         FaultWhen::Before => kind.to_string(),

@@ -34,9 +34,9 @@ impl From<AwsError> for ControlFailure {
         ControlFailure(
             StatusCode::CONFLICT,
             ControlErrorBody {
-                error: e.code.into(),
+                error: e.code.to_string(),
                 message: e.message,
-                reason: e.reason.map(str::to_string),
+                reason: e.reason.as_deref().map(str::to_string),
             },
         )
     }

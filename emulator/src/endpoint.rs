@@ -177,7 +177,7 @@ fn resolve_caller(call: &Call, access_key_id: Option<&str>) -> Result<Caller, Aw
     resolved.map_err(|mut e| {
         if matches!(call.protocol(), Protocol::Query { .. }) && e.code == "ExpiredTokenException" {
             // STS and IAM call it ExpiredToken.
-            e.code = "ExpiredToken";
+            e.code = "ExpiredToken".into();
         }
         e
     })

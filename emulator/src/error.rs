@@ -1,16 +1,18 @@
 //! Errors the emulated services return, shaped as AWS returns them.
 
+use std::borrow::Cow;
+
 /// An error as an AWS service returns it: the error shape name (`__type` for awsJson,
 /// `Code` for the query protocol), a message, an optional `Reason` and the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct AwsError {
     /// Error shape name, e.g. `DuplicateHandshakeException` or `AccessDenied`.
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     /// Human-readable message.
     pub message: String,
     /// The `Reason` member of exceptions that have one.
-    pub reason: Option<&'static str>,
+    pub reason: Option<Cow<'static, str>>,
     /// HTTP status code of the response.
     pub status: u16,
 }
@@ -19,7 +21,7 @@ impl AwsError {
     /// A client error (HTTP 400) without a reason.
     pub fn client(code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
             reason: None,
             status: 400,
@@ -29,9 +31,9 @@ impl AwsError {
     /// A client error (HTTP 400) with a `Reason`.
     pub fn with_reason(code: &'static str, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
-            reason: Some(reason),
+            reason: Some(reason.into()),
             status: 400,
         }
     }
@@ -86,7 +88,7 @@ impl AwsError {
     /// `ServiceException` (HTTP 500).
     pub fn service() -> Self {
         Self {
-            code: "ServiceException",
+            code: "ServiceException".into(),
             message:
                 "AWS Organizations can't complete your request because of an internal service error. Try again later."
                     .into(),
@@ -103,10 +105,21 @@ impl AwsError {
         )
     }
 
+    /// Any error, e.g. one a fault injects: `code` (the exception shape name), an optional
+    /// `Reason`, the message and the HTTP status.
+    pub fn any(code: String, reason: Option<String>, message: String, status: u16) -> Self {
+        Self {
+            code: code.into(),
+            message,
+            reason: reason.map(Cow::Owned),
+            status,
+        }
+    }
+
     /// A query-protocol (STS/IAM) error with the given code and status.
     pub fn query(code: &'static str, status: u16, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
             reason: None,
             status,

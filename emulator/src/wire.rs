@@ -141,7 +141,7 @@ pub fn tags_json(tags: &[(String, String)]) -> Value {
 /// The awsJson1_1 error body.
 pub fn json_error(e: &AwsError) -> Value {
     let mut v = json!({"__type": e.code, "Message": e.message});
-    if let (Some(r), Some(obj)) = (e.reason, v.as_object_mut()) {
+    if let (Some(r), Some(obj)) = (e.reason.as_deref(), v.as_object_mut()) {
         obj.insert("Reason".into(), json!(r));
     }
     v
@@ -186,7 +186,7 @@ pub fn xml_error(ns: &str, e: &AwsError, request_id: &str) -> String {
     let ty = if e.status >= 500 { "Receiver" } else { "Sender" };
     format!(
         "<ErrorResponse xmlns=\"{ns}\">\n  <Error>\n    <Type>{ty}</Type>\n    <Code>{}</Code>\n    <Message>{}</Message>\n  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n",
-        xml_escape(e.code),
+        xml_escape(&e.code),
         xml_escape(&e.message)
     )
 }

@@ -116,7 +116,7 @@ proptest! {
                                 "InvalidHandshakeTransitionException",
                                 "HandshakeConstraintViolationException",
                                 "HandshakeNotFoundException",
-                            ].contains(&e.code), "unexpected {}", e.code);
+                            ].contains(&&*e.code), "unexpected {}", e.code);
                         }
                     }
                 }

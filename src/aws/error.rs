@@ -116,31 +116,8 @@ pub fn classify(
         | "RequestTimeoutException" => c(Retryable, R::AwsUnavailable),
         "ConcurrentModificationException" => c(Retryable, R::ConcurrentModification),
         "DuplicateHandshakeException" => c(Retryable, R::DuplicateHandshake),
-        "HandshakeConstraintViolationException" => match aws_reason.unwrap_or("") {
-            "HANDSHAKE_RATE_LIMIT_EXCEEDED" => c(
-                Quota {
-                    reason: R::QuotaExhausted,
-                },
-                R::QuotaExhausted,
-            ),
-            "ACCOUNT_NUMBER_LIMIT_EXCEEDED" => c(
-                Quota {
-                    reason: R::AccountLimitExceeded,
-                },
-                R::AccountLimitExceeded,
-            ),
-            "ALREADY_IN_AN_ORGANIZATION" => c(Terminal, R::AlreadyInOrganization),
-            "ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD" => c(Terminal, R::DifferentSellerOfRecord),
-            "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED" => c(Retryable, R::MembershipChangeRateLimited),
-            "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES" | "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION" => {
-                c(Retryable, R::EnableAllFeaturesInProgress)
-            }
-            "PAYMENT_INSTRUMENT_REQUIRED" => c(Profile, R::PaymentInstrumentRequired),
-            "MANAGEMENT_ACCOUNT_EMAIL_NOT_VERIFIED" | "MASTER_ACCOUNT_EMAIL_NOT_VERIFIED" => {
-                c(Profile, R::ManagementEmailNotVerified)
-            }
-            _ => c(Terminal, R::HandshakeConstraintViolation),
-        },
+        "HandshakeConstraintViolationException" => handshake_constraint(aws_reason.unwrap_or("")),
+        "ConstraintViolationException" => constraint(aws_reason.unwrap_or("")),
         "MasterCannotLeaveOrganizationException" => c(Terminal, R::ManagementAccountOfAnotherOrganization),
         "HandshakeNotFoundException" => c(Terminal, R::HandshakeNotFound),
         "InvalidHandshakeTransitionException" => c(Terminal, R::InvalidHandshakeTransition),
@@ -153,12 +130,11 @@ pub fn classify(
         | "MissingParameter"
         | "InvalidParameterValue"
         | "InvalidParameterCombination"
-        | "ConstraintViolationException"
         | "MalformedPolicyDocument"
         | "PackedPolicyTooLarge" => c(Terminal, R::InvalidInput),
         "AccessDeniedException" | "AccessDenied" | "AccessDeniedForDependencyException" => c(Profile, R::AccessDenied),
         "AWSOrganizationsNotInUseException" => c(Profile, R::OrganizationsNotInUse),
-        "AccountOwnerNotVerifiedException" => c(Profile, R::ManagementEmailNotVerified),
+        "AccountOwnerNotVerifiedException" => c(Terminal, R::ManagementEmailNotVerified),
         "UnrecognizedClientException"
         | "InvalidClientTokenId"
         | "SignatureDoesNotMatch"
@@ -178,6 +154,83 @@ pub fn classify(
             Some(401 | 403) => c(Profile, R::AccessDenied),
             _ => c(Terminal, R::AwsRequestFailed),
         },
+    }
+}
+
+/// Classifies a `HandshakeConstraintViolationException` by its `Reason`: every value of the
+/// Organizations model (`HandshakeConstraintViolationExceptionReason`; AWS's text for each is
+/// quoted in docs/troubleshooting.md) has its own reason. Retried where AWS says the condition
+/// passes by itself (the membership-change rate limit, an enable-all-features migration);
+/// stalled where a person must act; queued on the daily quota. Unknown values (a newer model)
+/// stall as `HandshakeConstraintViolation`, with AWS's reason and text in the message.
+fn handshake_constraint(aws_reason: &str) -> Classification {
+    use ErrorClass::*;
+    use Reason as R;
+    match aws_reason {
+        "HANDSHAKE_RATE_LIMIT_EXCEEDED" => c(
+            Quota {
+                reason: R::QuotaExhausted,
+            },
+            R::QuotaExhausted,
+        ),
+        "ACCOUNT_NUMBER_LIMIT_EXCEEDED" => c(
+            Quota {
+                reason: R::AccountLimitExceeded,
+            },
+            R::AccountLimitExceeded,
+        ),
+        "ALREADY_IN_AN_ORGANIZATION" => c(Terminal, R::AlreadyInOrganization),
+        "ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD" => c(Terminal, R::DifferentSellerOfRecord),
+        "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED" => c(Retryable, R::MembershipChangeRateLimited),
+        "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES" | "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION" => {
+            c(Retryable, R::EnableAllFeaturesInProgress)
+        }
+        "ORGANIZATION_ALREADY_HAS_ALL_FEATURES" => c(Terminal, R::AllFeaturesAlreadyEnabled),
+        "PAYMENT_INSTRUMENT_REQUIRED" => c(Terminal, R::PaymentInstrumentRequired),
+        "MANAGEMENT_ACCOUNT_EMAIL_NOT_VERIFIED" | "MASTER_ACCOUNT_EMAIL_NOT_VERIFIED" => {
+            c(Terminal, R::ManagementEmailNotVerified)
+        }
+        "PAST_DUE_INVOICE" => c(Terminal, R::PastDueInvoice),
+        "UNUSED_PREPAYMENT_BALANCE" => c(Terminal, R::UnusedPrepaymentBalance),
+        "LEGACY_PERMISSIONS_STILL_IN_USE" => c(Terminal, R::LegacyPermissionsStillInUse),
+        "TARGET_ACCOUNT_VALIDATION_FAILURE" => c(Terminal, R::TargetAccountValidationFailure),
+        "RESPONSIBILITY_TRANSFER_ALREADY_EXISTS" => c(Terminal, R::ResponsibilityTransferExists),
+        "SOURCE_AND_TARGET_CANNOT_MATCH" => c(Terminal, R::SourceAndTargetCannotMatch),
+        _ => c(Terminal, R::HandshakeConstraintViolation),
+    }
+}
+
+/// Classifies a `ConstraintViolationException` by its `Reason`. InviteAccountToOrganization
+/// and TagResource (the tags applied on joining) can answer it; the values that concern an
+/// invitation have their own reason, every other one is `InvalidInput` with AWS's reason in
+/// the message.
+fn constraint(aws_reason: &str) -> Classification {
+    use ErrorClass::*;
+    use Reason as R;
+    match aws_reason {
+        "HANDSHAKE_RATE_LIMIT_EXCEEDED" => c(
+            Quota {
+                reason: R::QuotaExhausted,
+            },
+            R::QuotaExhausted,
+        ),
+        "ACCOUNT_NUMBER_LIMIT_EXCEEDED" => c(
+            Quota {
+                reason: R::AccountLimitExceeded,
+            },
+            R::AccountLimitExceeded,
+        ),
+        "MASTER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED" | "INVALID_PAYMENT_INSTRUMENT" => {
+            c(Terminal, R::PaymentInstrumentRequired)
+        }
+        "MEMBER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED" => c(Terminal, R::MemberPaymentInstrumentRequired),
+        "MASTER_ACCOUNT_MISSING_CONTACT_INFO"
+        | "MASTER_ACCOUNT_MISSING_BUSINESS_LICENSE"
+        | "MASTER_ACCOUNT_ADDRESS_DOES_NOT_MATCH_MARKETPLACE"
+        | "UNMET_BILLING_PREREQUISITE" => c(Terminal, R::ManagementAccountIncomplete),
+        "WAIT_PERIOD_ACTIVE" => c(Retryable, R::WaitPeriodActive),
+        "MAX_TAG_LIMIT_EXCEEDED" | "TAG_POLICY_VIOLATION" => c(Terminal, R::TagsRefused),
+        _ => c(Terminal, R::InvalidInput),
     }
 }
 
@@ -387,7 +440,11 @@ impl AwsError {
     /// What happened and what to do, for `kubectl describe`.
     pub fn message(&self) -> String {
         let advice = self.reason.advice();
-        let aws = match (&self.code, &self.aws_message) {
+        let code = match (&self.code, &self.aws_reason) {
+            (Some(code), Some(r)) => Some(format!("{code} {r}")),
+            (code, _) => code.as_deref().map(str::to_string),
+        };
+        let aws = match (&code, &self.aws_message) {
             (Some(code), Some(m)) => format!(" (AWS {} {code}: {m})", self.operation),
             (Some(code), None) => format!(" (AWS {} {code})", self.operation),
             (None, Some(m)) => format!(" ({}: {m})", self.operation),
@@ -585,7 +642,7 @@ mod tests {
                 Some("PAYMENT_INSTRUMENT_REQUIRED"),
                 Some(400),
                 None,
-                Profile,
+                Terminal,
                 "PaymentInstrumentRequired",
             ),
             (
@@ -733,6 +790,244 @@ mod tests {
             let got = classify(*code, *reason, *status, *transport);
             assert_eq!(got.class, *class, "{code:?}/{reason:?}/{status:?}/{transport:?}");
             assert_eq!(got.reason, *want, "{code:?}/{reason:?}/{status:?}/{transport:?}");
+        }
+    }
+
+    /// The Organizations model's `Reason` values of `exception` (emulator/model/organizations.json,
+    /// extracted from botocore by emulator/model/extract.py).
+    fn model_reasons(shape: &str) -> Vec<String> {
+        let model: serde_json::Value =
+            serde_json::from_str(include_str!("../../emulator/model/organizations.json")).expect("model");
+        let values = model["errorReasons"][shape]
+            .as_array()
+            .expect("reason list in the model");
+        values.iter().map(|v| v.as_str().expect("string").to_string()).collect()
+    }
+
+    /// Every HandshakeConstraintViolationException reason: its class and condition reason.
+    /// AWS's text for each: the `HandshakeConstraintViolationException` documentation of the
+    /// Organizations API reference (quoted in docs/troubleshooting.md).
+    const HANDSHAKE_CONSTRAINTS: &[(&str, ErrorClass, Reason)] = &[
+        (
+            "ACCOUNT_NUMBER_LIMIT_EXCEEDED",
+            ErrorClass::Quota {
+                reason: Reason::AccountLimitExceeded,
+            },
+            Reason::AccountLimitExceeded,
+        ),
+        (
+            "HANDSHAKE_RATE_LIMIT_EXCEEDED",
+            ErrorClass::Quota {
+                reason: Reason::QuotaExhausted,
+            },
+            Reason::QuotaExhausted,
+        ),
+        (
+            "ALREADY_IN_AN_ORGANIZATION",
+            ErrorClass::Terminal,
+            Reason::AlreadyInOrganization,
+        ),
+        (
+            "ORGANIZATION_ALREADY_HAS_ALL_FEATURES",
+            ErrorClass::Terminal,
+            Reason::AllFeaturesAlreadyEnabled,
+        ),
+        (
+            "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION",
+            ErrorClass::Retryable,
+            Reason::EnableAllFeaturesInProgress,
+        ),
+        (
+            "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES",
+            ErrorClass::Retryable,
+            Reason::EnableAllFeaturesInProgress,
+        ),
+        (
+            "PAYMENT_INSTRUMENT_REQUIRED",
+            ErrorClass::Terminal,
+            Reason::PaymentInstrumentRequired,
+        ),
+        (
+            "ORGANIZATION_FROM_DIFFERENT_SELLER_OF_RECORD",
+            ErrorClass::Terminal,
+            Reason::DifferentSellerOfRecord,
+        ),
+        (
+            "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED",
+            ErrorClass::Retryable,
+            Reason::MembershipChangeRateLimited,
+        ),
+        (
+            "MANAGEMENT_ACCOUNT_EMAIL_NOT_VERIFIED",
+            ErrorClass::Terminal,
+            Reason::ManagementEmailNotVerified,
+        ),
+        (
+            "RESPONSIBILITY_TRANSFER_ALREADY_EXISTS",
+            ErrorClass::Terminal,
+            Reason::ResponsibilityTransferExists,
+        ),
+        (
+            "SOURCE_AND_TARGET_CANNOT_MATCH",
+            ErrorClass::Terminal,
+            Reason::SourceAndTargetCannotMatch,
+        ),
+        (
+            "UNUSED_PREPAYMENT_BALANCE",
+            ErrorClass::Terminal,
+            Reason::UnusedPrepaymentBalance,
+        ),
+        (
+            "LEGACY_PERMISSIONS_STILL_IN_USE",
+            ErrorClass::Terminal,
+            Reason::LegacyPermissionsStillInUse,
+        ),
+        ("PAST_DUE_INVOICE", ErrorClass::Terminal, Reason::PastDueInvoice),
+        (
+            "TARGET_ACCOUNT_VALIDATION_FAILURE",
+            ErrorClass::Terminal,
+            Reason::TargetAccountValidationFailure,
+        ),
+    ];
+
+    fn expected_handshake_constraint(aws_reason: &str) -> (ErrorClass, Reason) {
+        let (_, class, reason) = HANDSHAKE_CONSTRAINTS
+            .iter()
+            .find(|(r, _, _)| *r == aws_reason)
+            .unwrap_or_else(|| panic!("{aws_reason}: a HandshakeConstraintViolation reason without a mapping"));
+        (*class, *reason)
+    }
+
+    #[test]
+    fn every_handshake_constraint_reason_of_the_model_has_its_own_reason() {
+        // The reasons of the model the emulator ships, and of the SDK's (newer) model.
+        let mut reasons = model_reasons("HandshakeConstraintViolationExceptionReason");
+        assert!(reasons.len() >= 14, "{reasons:?}");
+        reasons.extend(
+            aws_sdk_organizations::types::HandshakeConstraintViolationExceptionReason::values()
+                .iter()
+                .map(|r| r.to_string()),
+        );
+        for aws_reason in &reasons {
+            let (class, reason) = expected_handshake_constraint(aws_reason);
+            let got = classify(
+                Some("HandshakeConstraintViolationException"),
+                Some(aws_reason),
+                Some(400),
+                None,
+            );
+            assert_eq!((got.class, got.reason), (class, reason), "{aws_reason}");
+            assert_ne!(got.reason, Reason::HandshakeConstraintViolation, "{aws_reason}");
+            // Retried exactly where AWS says the condition passes by itself.
+            let passes = matches!(
+                aws_reason.as_str(),
+                "ORGANIZATION_MEMBERSHIP_CHANGE_RATE_LIMIT_EXCEEDED"
+                    | "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES"
+                    | "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION"
+            );
+            assert_eq!(got.class.is_retryable(), passes, "{aws_reason}");
+            let e = AwsError::new(
+                "InviteAccountToOrganization",
+                Some("HandshakeConstraintViolationException"),
+                Some(aws_reason),
+                Some("AWS's text"),
+                Some(400),
+                None,
+            );
+            let m = e.message();
+            assert!(m.contains(aws_reason.as_str()) && m.contains("AWS's text"), "{m}");
+        }
+        // A reason no model has yet: stalled under the generic reason, AWS's reason in the message.
+        let e = AwsError::new(
+            "InviteAccountToOrganization",
+            Some("HandshakeConstraintViolationException"),
+            Some("SOMETHING_NEW"),
+            Some("new text"),
+            Some(400),
+            None,
+        );
+        assert_eq!(
+            (e.class(), e.reason()),
+            (Terminal, Reason::HandshakeConstraintViolation)
+        );
+        assert!(e.message().contains("SOMETHING_NEW"), "{}", e.message());
+    }
+
+    #[test]
+    fn every_constraint_violation_reason_of_the_model_is_classified() {
+        use ErrorClass::*;
+        let specific: &[(&str, ErrorClass, Reason)] = &[
+            (
+                "ACCOUNT_NUMBER_LIMIT_EXCEEDED",
+                Quota {
+                    reason: Reason::AccountLimitExceeded,
+                },
+                Reason::AccountLimitExceeded,
+            ),
+            (
+                "HANDSHAKE_RATE_LIMIT_EXCEEDED",
+                Quota {
+                    reason: Reason::QuotaExhausted,
+                },
+                Reason::QuotaExhausted,
+            ),
+            (
+                "MASTER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED",
+                Terminal,
+                Reason::PaymentInstrumentRequired,
+            ),
+            (
+                "INVALID_PAYMENT_INSTRUMENT",
+                Terminal,
+                Reason::PaymentInstrumentRequired,
+            ),
+            (
+                "MEMBER_ACCOUNT_PAYMENT_INSTRUMENT_REQUIRED",
+                Terminal,
+                Reason::MemberPaymentInstrumentRequired,
+            ),
+            (
+                "MASTER_ACCOUNT_MISSING_CONTACT_INFO",
+                Terminal,
+                Reason::ManagementAccountIncomplete,
+            ),
+            (
+                "MASTER_ACCOUNT_MISSING_BUSINESS_LICENSE",
+                Terminal,
+                Reason::ManagementAccountIncomplete,
+            ),
+            (
+                "MASTER_ACCOUNT_ADDRESS_DOES_NOT_MATCH_MARKETPLACE",
+                Terminal,
+                Reason::ManagementAccountIncomplete,
+            ),
+            (
+                "UNMET_BILLING_PREREQUISITE",
+                Terminal,
+                Reason::ManagementAccountIncomplete,
+            ),
+            ("WAIT_PERIOD_ACTIVE", Retryable, Reason::WaitPeriodActive),
+            ("MAX_TAG_LIMIT_EXCEEDED", Terminal, Reason::TagsRefused),
+            ("TAG_POLICY_VIOLATION", Terminal, Reason::TagsRefused),
+        ];
+        // The reasons of the model the emulator ships, and of the SDK's (newer) model.
+        let mut model = model_reasons("ConstraintViolationExceptionReason");
+        assert!(model.len() >= 40, "{model:?}");
+        model.extend(
+            aws_sdk_organizations::types::ConstraintViolationExceptionReason::values()
+                .iter()
+                .map(|r| r.to_string()),
+        );
+        for (r, _, _) in specific {
+            assert!(model.iter().any(|m| m == r), "{r} is not in the model");
+        }
+        for aws_reason in &model {
+            let got = classify(Some("ConstraintViolationException"), Some(aws_reason), Some(400), None);
+            let want = specific
+                .iter()
+                .find(|(r, _, _)| r == aws_reason)
+                .map_or((Terminal, Reason::InvalidInput), |(_, c, r)| (*c, *r));
+            assert_eq!((got.class, got.reason), want, "{aws_reason}");
         }
     }
 

@@ -269,6 +269,7 @@ fn invite_reason(e: &InviteAccountToOrganizationError) -> Option<String> {
             e.reason().map(|r| r.as_str().to_string())
         }
         InviteAccountToOrganizationError::InvalidInputException(e) => e.reason().map(|r| r.as_str().to_string()),
+        InviteAccountToOrganizationError::ConstraintViolationException(e) => e.reason().map(|r| r.as_str().to_string()),
         _ => None,
     }
 }

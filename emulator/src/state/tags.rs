@@ -138,12 +138,12 @@ mod tests {
             check_tags(&[("a".into(), "b".into()), ("a".into(), "c".into())])
                 .unwrap_err()
                 .reason,
-            Some("DUPLICATE_TAG_KEY")
+            Some("DUPLICATE_TAG_KEY".into())
         );
         for reserved in ["aws:x", "AWS:x", "Aws:cost"] {
             assert_eq!(
                 check_tags(&[(reserved.into(), String::new())]).unwrap_err().reason,
-                Some("INVALID_SYSTEM_TAGS_PARAMETER")
+                Some("INVALID_SYSTEM_TAGS_PARAMETER".into())
             );
         }
         assert!(check_tags(&[("awsx".into(), String::new())]).is_ok());

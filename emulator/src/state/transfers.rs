@@ -892,6 +892,7 @@ mod tests {
                 .invite_transfer(PAYER, invite_input(CUSTOMER, start), at)
                 .err()
                 .and_then(|e| e.reason)
+                .map(|r| &*Box::leak(r.into_owned().into_boxed_str()))
         };
         assert_eq!(reason(ymd(2026, 12, 1), now()), None);
         assert_eq!(reason(ymd(2027, 1, 1), now()), None);
@@ -920,15 +921,18 @@ mod tests {
         };
         let e = err(PAYER, PAYER);
         assert_eq!(
-            (e.code, e.reason),
+            (&*e.code, e.reason.as_deref()),
             (
                 "HandshakeConstraintViolationException",
                 Some("SOURCE_AND_TARGET_CANNOT_MATCH")
             )
         );
-        assert_eq!(err(PAYER, STANDALONE).reason, Some("TARGET_ACCOUNT_VALIDATION_FAILURE"));
         assert_eq!(
-            err(PAYER, CUSTOMER_MEMBER).reason,
+            err(PAYER, STANDALONE).reason.as_deref(),
+            Some("TARGET_ACCOUNT_VALIDATION_FAILURE")
+        );
+        assert_eq!(
+            err(PAYER, CUSTOMER_MEMBER).reason.as_deref(),
             Some("TARGET_ACCOUNT_VALIDATION_FAILURE")
         );
         // Only a management account sends.
@@ -938,13 +942,16 @@ mod tests {
         let mut bad = invite_input(CUSTOMER, ymd(2027, 1, 1));
         bad.source_name = Some("caf\u{e9}".into());
         assert_eq!(
-            s.invite_transfer(PAYER, bad, now()).unwrap_err().reason,
+            s.invite_transfer(PAYER, bad, now()).unwrap_err().reason.as_deref(),
             Some("INVALID_PATTERN")
         );
         let mut org_target = invite_input(CUSTOMER, ymd(2027, 1, 1));
         org_target.target_type = Some("ORGANIZATION".into());
         assert_eq!(
-            s.invite_transfer(PAYER, org_target, now()).unwrap_err().reason,
+            s.invite_transfer(PAYER, org_target, now())
+                .unwrap_err()
+                .reason
+                .as_deref(),
             Some("INVALID_PARTY_TYPE_TARGET")
         );
     }
@@ -963,13 +970,13 @@ mod tests {
         let again = s
             .invite_transfer(PAYER, invite_input(CUSTOMER, ymd(2027, 1, 1)), now())
             .unwrap_err();
-        assert_eq!(again.reason, Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"));
+        assert_eq!(again.reason.as_deref(), Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"));
         // Another payer can invite, but the customer cannot accept a second active transfer.
         let other = s
             .invite_transfer(OTHER_PAYER, invite_input(CUSTOMER, ymd(2027, 1, 1)), now())
             .unwrap();
         let e = s.accept_handshake(CUSTOMER, Some(&other.id), now()).unwrap_err();
-        assert_eq!(e.reason, Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"));
+        assert_eq!(e.reason.as_deref(), Some("RESPONSIBILITY_TRANSFER_ALREADY_EXISTS"));
     }
 
     #[test]
@@ -1026,7 +1033,10 @@ mod tests {
         let email = s.account_email(CUSTOMER_MEMBER);
         let h = s.invite_transfer(PAYER, invite_input(&email, ymd(2027, 1, 1)), now());
         // A known member account is refused at invitation already.
-        assert_eq!(h.unwrap_err().reason, Some("TARGET_ACCOUNT_VALIDATION_FAILURE"));
+        assert_eq!(
+            h.unwrap_err().reason.as_deref(),
+            Some("TARGET_ACCOUNT_VALIDATION_FAILURE")
+        );
         let h = s
             .invite_transfer(PAYER, invite_input("later@example.com", ymd(2027, 1, 1)), now())
             .unwrap();
@@ -1096,15 +1106,15 @@ mod tests {
         let not_end = s
             .terminate_transfer(PAYER, Some(&id), Some(ymd(2027, 1, 15)), now())
             .unwrap_err();
-        assert_eq!(not_end.reason, Some("END_DATE_NOT_END_OF_MONTH"));
+        assert_eq!(not_end.reason.as_deref(), Some("END_DATE_NOT_END_OF_MONTH"));
         let too_early = s
             .terminate_transfer(PAYER, Some(&id), Some(month_end(now(), 0)), now())
             .unwrap_err();
-        assert_eq!(too_early.reason, Some("END_DATE_TOO_EARLY"));
+        assert_eq!(too_early.reason.as_deref(), Some("END_DATE_TOO_EARLY"));
         let too_late = s
             .terminate_transfer(PAYER, Some(&id), Some(month_end(ymd(2027, 3, 1), 0)), now())
             .unwrap_err();
-        assert_eq!(too_late.reason, Some("END_DATE_TOO_LATE"));
+        assert_eq!(too_late.reason.as_deref(), Some("END_DATE_TOO_LATE"));
         let end = month_end(ymd(2027, 2, 1), 0);
         let (t, side) = s.terminate_transfer(CUSTOMER, Some(&id), Some(end), now()).unwrap();
         assert_eq!(
@@ -1116,7 +1126,10 @@ mod tests {
         let again = s.terminate_transfer(PAYER, Some(&id), None, now()).unwrap_err();
         assert_eq!(again.code, "ResponsibilityTransferAlreadyInStatusException");
         let rename = s.update_transfer(PAYER, Some(&id), Some("late"), now()).unwrap_err();
-        assert_eq!(rename.reason, Some("TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED"));
+        assert_eq!(
+            rename.reason.as_deref(),
+            Some("TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED")
+        );
     }
 
     #[test]
@@ -1157,7 +1170,8 @@ mod tests {
         assert_eq!(
             s.list_inbound_transfers(PAYER, Some("SUPPORT"), None, None, None, now())
                 .unwrap_err()
-                .reason,
+                .reason
+                .as_deref(),
             Some("INVALID_ENUM")
         );
     }
