@@ -394,3 +394,109 @@ async fn bad_input_is_refused_at_admission_with_the_field_named() {
     assert!(err.to_string().contains("billingProfile is immutable"), "{err}");
     h.stop().await;
 }
+
+/// Issue 13 item 2: transfers are observed in the per-profile sweep, not per resource. With
+/// five open invitations of one profile, every poll interval costs one
+/// ListInboundResponsibilityTransfers and one TRANSFER_RESPONSIBILITY
+/// ListHandshakesForOrganization (plus the invite sweep's one), whatever the number of
+/// BillingTransfers; the emulator's call log counts them.
+#[tokio::test]
+async fn transfers_are_swept_once_per_profile_per_poll_interval() {
+    const N: usize = 5;
+    const SWEEPS: usize = 4;
+    let h = Harness::start().await;
+    h.create_profile(json!({})).await;
+    let (start_month, _) = month(&h, 2).await;
+    for i in 0..N {
+        let mgmt = format!("60000000000{i}");
+        h.aws
+            .add_organization(&SeedOrganization {
+                id: Some(format!("o-sweepcust{i:03}")),
+                management_account: SeedAccount::new(&mgmt),
+                members: vec![],
+                account_quota: None,
+                feature_set: None,
+            })
+            .await
+            .expect("customer organization");
+        create(
+            &h,
+            NAMESPACE,
+            &format!("customer-{i}"),
+            json!({"billingProfile": PROFILE, "managementAccountId": mgmt, "name": format!("Customer {i}"),
+                   "startMonth": start_month}),
+        )
+        .await
+        .expect("created");
+    }
+    for i in 0..N {
+        wait_phase(&h, NAMESPACE, &format!("customer-{i}"), TransferPhase::Invited).await;
+    }
+    assert_eq!(sends(&h).await, N);
+
+    // Steady state: count the calls between now and SWEEPS more inbound sweeps.
+    let count = |calls: &[orgs_emulator::CallRecord], op: &str, after: u64| {
+        calls.iter().filter(|c| c.seq > after && c.operation == op).count()
+    };
+    let first = h.aws.calls().await.expect("calls");
+    let after = first.iter().map(|c| c.seq).max().unwrap_or(0);
+    let started = tokio::time::Instant::now();
+    let deadline = started + DEADLINE;
+    let calls = loop {
+        let calls = h.aws.calls().await.expect("calls");
+        if count(&calls, "ListInboundResponsibilityTransfers", after) >= SWEEPS {
+            break calls;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the transfer sweep stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let elapsed = started.elapsed();
+    // Cut the window at the last of those sweeps' calls.
+    let end = calls
+        .iter()
+        .filter(|c| c.seq > after && c.operation == "ListInboundResponsibilityTransfers")
+        .map(|c| c.seq)
+        .nth(SWEEPS - 1)
+        .expect("sweeps")
+        + 1;
+    let window: Vec<_> = calls
+        .iter()
+        .filter(|c| c.seq > after && c.seq <= end)
+        .cloned()
+        .collect();
+    let by_op = |op: &str| window.iter().filter(|c| c.operation == op).count();
+    let transfer_sweeps = by_op("ListInboundResponsibilityTransfers");
+    let handshake_lists = by_op("ListHandshakesForOrganization");
+    eprintln!(
+        "{N} open transfers, {SWEEPS} transfer sweeps in {elapsed:?} (poll interval {:?}): {} calls: {:?}",
+        h.poll_interval,
+        window.len(),
+        window.iter().map(|c| c.operation.as_str()).collect::<Vec<_>>()
+    );
+    assert_eq!(transfer_sweeps, SWEEPS);
+    // One transfer-handshake list per transfer sweep, one invite sweep per interval (the
+    // window may hold one more of either at its edges).
+    assert!(handshake_lists <= 2 * SWEEPS + 2, "{handshake_lists} handshake lists");
+    // The profile's own check (DescribeOrganization) is per profile too.
+    assert!(by_op("DescribeOrganization") <= SWEEPS + 1);
+    // Nothing per resource: no describe, no send, no other transfer call.
+    let others: Vec<_> = window
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.operation.as_str(),
+                "ListInboundResponsibilityTransfers" | "ListHandshakesForOrganization" | "DescribeOrganization"
+            )
+        })
+        .map(|c| c.operation.clone())
+        .collect();
+    assert!(others.is_empty(), "per-resource calls: {others:?}");
+    // SWEEPS sweeps need at least SWEEPS - 1 poll intervals (a reconcile never sweeps when a
+    // sweep is less than half an interval old).
+    assert!(
+        elapsed >= h.poll_interval * (SWEEPS as u32 - 2),
+        "{SWEEPS} sweeps in {elapsed:?}: more than one per interval"
+    );
+    assert_eq!(sends(&h).await, N, "nothing sent again");
+    h.stop().await;
+}

@@ -10,6 +10,7 @@ mod iam_access;
 mod observer;
 mod organizations;
 mod rate_limit;
+mod transfer_observer;
 mod transfers;
 mod trust_policy;
 
@@ -25,5 +26,6 @@ pub use iam_access::{IamCheck, verify_member_role};
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};
+pub use transfer_observer::{TransferObserver, TransferView, customer_of, spawn_transfer_poller};
 pub use transfers::{TransferInvitation, TransferTarget, convert_transfer, handshake_transfer_id};
 pub use trust_policy::{Refusal, Verdict, evaluate as evaluate_trust_policy};

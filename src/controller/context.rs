@@ -83,6 +83,11 @@ impl Context {
         self.connections.connect(&self.client, observer, profile).await
     }
 
+    /// The key of the profile's current connection (what a poller is tagged with), if any.
+    pub(super) async fn connection_key(&self, profile: &str) -> Option<String> {
+        self.connections.key(profile).await
+    }
+
     /// Runs the profile's handshake poller (restarted when its connection changes).
     pub(super) async fn ensure_poller(self: &Arc<Self>, profile: &str, clients: &ProfileClients) {
         let Some(key) = self.connections.key(profile).await else {

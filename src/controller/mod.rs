@@ -143,10 +143,21 @@ pub async fn run(
     let transfers = Controller::new(Api::<BillingTransfer>::all(client.clone()), watcher::Config::default())
         .with_config(ControllerRuntimeConfig::default().concurrency(config_concurrency(&ctx)));
     let transfer_store = transfers.store();
-    let transfer_ctx = Arc::new(transfer::TransferContext {
-        base: ctx.clone(),
-        cache: transfer::TransferCache::default(),
-    });
+    let (transfer_wake_tx, transfer_wake_rx) = tokio::sync::mpsc::unbounded_channel();
+    let transfer_ctx = Arc::new(transfer::TransferContext::new(ctx.clone(), transfer_wake_tx));
+    // A transfer poller names the customers whose transfers changed: wake their BillingTransfers.
+    let woken_store = transfer_store.clone();
+    let transfer_wakes = tokio_stream::wrappers::UnboundedReceiverStream::new(transfer_wake_rx).flat_map(
+        move |(profile, customers): (String, Vec<String>)| {
+            let refs = woken_store
+                .state()
+                .iter()
+                .filter(|t| transfer::woken_by(t, &profile, &customers))
+                .map(|t| ObjectRef::from_obj(t.as_ref()))
+                .collect::<Vec<_>>();
+            futures::stream::iter(refs)
+        },
+    );
     let transfers = transfers
         .watches(
             Api::<BillingProfile>::all(client.clone()),
@@ -161,14 +172,16 @@ pub async fn run(
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_on(transfer_wakes)
         .graceful_shutdown_on(shutdown.clone())
-        .run(transfer::reconcile, transfer::error_policy, transfer_ctx)
+        .run(transfer::reconcile, transfer::error_policy, transfer_ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let gauges = ctx.clone().report_gauges(shutdown.clone());
 
     tracing::info!("controllers started");
     tokio::join!(invites, profiles, transfers, gauges);
     ctx.stop_pollers();
+    transfer_ctx.stop_pollers();
     tracing::info!("controllers stopped");
     Ok(())
 }

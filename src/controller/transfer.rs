@@ -2,17 +2,17 @@
 //! record.
 //!
 //! Observe: the profile (namespace access, readiness, clients) and the profile organization's
-//! inbound transfers, from a per-profile cache refreshed at most once per poll interval (one
-//! ListInboundResponsibilityTransfers sweep serves every BillingTransfer of the profile; no
-//! per-resource AWS polling). Decide: [`decide_transfer`], pure. Act: at most one AWS call.
+//! inbound transfers and transfer handshakes, from the per-profile transfer sweep
+//! ([`TransferObserver`]: one ListInboundResponsibilityTransfers and one
+//! ListHandshakesForOrganization per profile per poll interval, made by the profile's poller,
+//! which wakes the transfers whose customer's transfers changed; no BillingTransfer polls AWS). Decide: [`decide_transfer`], pure. Act: at most one AWS call.
 //! Record: one status write, events.
 //!
 //! Exactly once: a send happens under the profile's send lock, after a fresh sweep and a second
 //! decision on it, so a transfer that an earlier run (or replica) sent and did not record is
 //! adopted, never sent again; the transfer ID is written to status right after the call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -23,11 +23,16 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::finalizer::{self, Stage};
+use super::parts::Pollers;
 use super::{Context, Error, MANAGER};
 use crate::api::{BillingProfile, BillingTransfer, BillingTransferStatus};
-use crate::aws::{AwsError, ErrorClass, ProfileClients, TransferInvitation, TransferTarget};
+use crate::aws::{
+    AwsError, ErrorClass, ProfileClients, TransferInvitation, TransferObserver, TransferTarget, TransferView,
+    spawn_transfer_poller,
+};
 use crate::reason::{EventReason, Reason};
 use crate::reconcile::conditions;
 use crate::reconcile::invite::EventNote;
@@ -37,42 +42,72 @@ use crate::reconcile::transfer::{
     TransferStanding, decide_transfer, month_end, month_start, write_status,
 };
 
-/// The profile organizations' inbound transfers, one sweep per profile per poll interval.
-#[derive(Default)]
-pub struct TransferCache {
-    views: Mutex<HashMap<String, (Vec<AwsTransfer>, Timestamp)>>,
-}
-
-impl TransferCache {
-    fn get(&self, profile: &str, max_age: Duration, now: Timestamp) -> Option<Vec<AwsTransfer>> {
-        let views = self.views.lock().unwrap_or_else(|e| e.into_inner());
-        let (list, at) = views.get(profile)?;
-        (now.duration_since(*at).unsigned_abs() < max_age).then(|| list.clone())
-    }
-
-    fn put(&self, profile: &str, list: Vec<AwsTransfer>, now: Timestamp) {
-        self.views
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(profile.to_owned(), (list, now));
-    }
-
-    /// Replaces (or adds) one transfer after an AWS call returned it.
-    fn record(&self, profile: &str, t: AwsTransfer) {
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((list, _)) = views.get_mut(profile) {
-            list.retain(|x| x.id != t.id);
-            list.push(t);
-        }
-    }
-}
-
-/// The transfer controller's context: the shared one plus the transfer cache.
+/// The transfer controller's context: the shared one plus the transfer sweep.
 pub struct TransferContext {
     /// Shared by every controller.
     pub base: Arc<Context>,
-    /// Inbound transfers per profile.
-    pub cache: TransferCache,
+    /// Inbound transfers and transfer handshakes per profile, one sweep per poll interval.
+    pub observer: TransferObserver,
+    /// The running transfer pollers, one per profile that a BillingTransfer names.
+    pub(super) pollers: Pollers,
+    /// Where a poller sends (profile, customers whose transfers changed).
+    pub wake: UnboundedSender<(String, Vec<String>)>,
+}
+
+impl TransferContext {
+    /// A context around `base`; the pollers wake transfers through `wake`.
+    pub fn new(base: Arc<Context>, wake: UnboundedSender<(String, Vec<String>)>) -> Self {
+        Self {
+            base,
+            observer: TransferObserver::new(),
+            pollers: Pollers::default(),
+            wake,
+        }
+    }
+
+    /// Runs the profile's transfer poller (restarted when its connection changes).
+    async fn ensure_poller(&self, profile: &str, clients: &ProfileClients) {
+        let Some(key) = self.base.connection_key(profile).await else {
+            return;
+        };
+        self.pollers.ensure(profile, key, |stop| {
+            let clock = self.base.config.clock.clone();
+            let wake = self.wake.clone();
+            let name = profile.to_owned();
+            spawn_transfer_poller(
+                self.observer.clone(),
+                profile.to_owned(),
+                clients.clone(),
+                self.base.config.poll_interval,
+                stop,
+                move || clock.now(),
+                move |customers| {
+                    let _ = wake.send((name.clone(), customers));
+                },
+            );
+        });
+    }
+
+    /// Stops a profile's transfer poller and forgets its view (profile gone or not Ready).
+    fn stop_poller(&self, profile: &str) {
+        self.pollers.stop(profile);
+        self.observer.forget(profile);
+    }
+
+    /// Stops every transfer poller (shutdown).
+    pub(super) fn stop_pollers(&self) {
+        self.pollers.stop_all();
+    }
+}
+
+/// Whether `t` is one of `customers` (account IDs or lowercase emails) of `profile`: what a
+/// poller's wake-up selects.
+pub(super) fn woken_by(t: &BillingTransfer, profile: &str, customers: &[String]) -> bool {
+    t.spec.billing_profile == profile
+        && customers.iter().any(|c| {
+            t.spec.management_account_id.as_deref() == Some(c.as_str())
+                || t.spec.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(c))
+        })
 }
 
 const KIND: &str = "BillingTransfer";
@@ -144,21 +179,21 @@ async fn profile_of(
     }
 }
 
-/// The profile's inbound transfers: from the cache unless older than the poll interval (or
-/// `fresh`).
+/// The profile's transfer view: the poller's last sweep (waiting for the first one), or a
+/// sweep made now when `fresh` (under the send lock, before deciding to send).
 async fn transfers(
     ctx: &TransferContext,
     profile: &str,
     clients: &ProfileClients,
     fresh: bool,
-) -> Result<Vec<AwsTransfer>, AwsError> {
+) -> Result<TransferView, AwsError> {
     let now = ctx.base.now();
-    if !fresh && let Some(list) = ctx.cache.get(profile, ctx.base.config.poll_interval, now) {
-        return Ok(list);
+    if fresh {
+        ctx.observer.refresh(profile, clients, now).await?;
+    } else {
+        ctx.observer.sync(profile, clients, now).await?;
     }
-    let list = clients.list_inbound_transfers().await?;
-    ctx.cache.put(profile, list.clone(), now);
-    Ok(list)
+    Ok(ctx.observer.view(profile).unwrap_or_default())
 }
 
 /// Splits the sweep into the recorded transfer and an adoption candidate: the newest
@@ -206,14 +241,22 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
     let profile_name = t.spec.billing_profile.clone();
     let mut status = t.status.clone().unwrap_or_default();
     let (profile, clients) = profile_of(&t, ctx).await?;
-    let list = match &clients {
-        Some(c) => match transfers(ctx, &profile_name, c, false).await {
-            Ok(l) => l,
-            Err(e) => return aws_unavailable(&t, ctx, status, e).await,
-        },
-        None => Vec::new(),
+    let mut view = match &clients {
+        Some(c) => {
+            ctx.ensure_poller(&profile_name, c).await;
+            match transfers(ctx, &profile_name, c, false).await {
+                Ok(v) => v,
+                Err(e) => return aws_unavailable(&t, ctx, status, e).await,
+            }
+        }
+        None => {
+            if matches!(profile, TransferProfile::Missing | TransferProfile::NotReady { .. }) {
+                ctx.stop_poller(&profile_name);
+            }
+            TransferView::default()
+        }
     };
-    let mut plan = decide(&t, &status, profile.clone(), &list, deleting, ctx.base.now());
+    let mut plan = decide(&t, &status, profile.clone(), &view.transfers, deleting, ctx.base.now());
     let refused_this_generation = conditions::find(&status.conditions, conditions::STALLED).is_some_and(|c| {
         c.status == "True"
             && c.reason == TransferReason::InvitationRefused.as_str()
@@ -231,11 +274,11 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
             TransferAction::Send { .. } => {
                 // Exactly once: decide again on a fresh sweep under the profile's send lock.
                 let _guard = ctx.base.send_locks.lock(&profile_name).await;
-                let list = match transfers(ctx, &profile_name, clients, true).await {
-                    Ok(l) => l,
+                view = match transfers(ctx, &profile_name, clients, true).await {
+                    Ok(v) => v,
                     Err(e) => return aws_unavailable(&t, ctx, status, e).await,
                 };
-                plan = decide(&t, &status, profile, &list, deleting, ctx.base.now());
+                plan = decide(&t, &status, profile, &view.transfers, deleting, ctx.base.now());
                 if let Some(TransferAction::Send { start }) = plan.action.clone() {
                     match send(&t, clients, start, ctx).await {
                         Ok(sent) => {
@@ -250,7 +293,6 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                                     sent.id
                                 ),
                             });
-                            ctx.cache.record(&profile_name, sent.clone());
                             result = Some(sent);
                         }
                         Err(e) if e.class() == ErrorClass::Retryable => {
@@ -316,14 +358,19 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
         return Ok(Requeue::await_change());
     }
     if let Some(x) = result {
-        ctx.cache.record(&profile_name, x.clone());
         // Decide again on what AWS answered, so the status says where it stands now.
-        let mut list = list.clone();
-        list.retain(|y| y.id != x.id);
-        list.push(x.clone());
+        ctx.observer.record(&profile_name, x.clone(), None);
+        view = ctx.observer.view(&profile_name).unwrap_or_default();
         let mut recorded = status.clone();
         recorded.transfer = Some(crate::reconcile::transfer::record_of(&x));
-        plan = decide(&t, &recorded, TransferProfile::Ready, &list, false, ctx.base.now());
+        plan = decide(
+            &t,
+            &recorded,
+            TransferProfile::Ready,
+            &view.transfers,
+            false,
+            ctx.base.now(),
+        );
         plan.action = None;
         status = recorded;
     } else if plan.adopted {
@@ -336,6 +383,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
     }
     events.extend(transition_events(&t, &plan));
     write_status(&mut status, &plan, t.metadata.generation, ctx.base.now());
+    with_swept_handshake(&mut status, &view);
     store(ctx, &t, &status).await?;
     ctx.base.publish(t.as_ref(), &events).await;
     let poll = ctx.base.config.poll_interval;
@@ -398,19 +446,21 @@ async fn send(
     };
     match clients.invite_transfer(&inv).await {
         Ok((handshake, Some(id))) => {
-            // Record what AWS answered, with what the handshake says.
-            let listed = transfers(ctx, &t.spec.billing_profile, clients, true).await?;
-            Ok(listed.into_iter().find(|x| x.id == id).unwrap_or(AwsTransfer {
+            // What AWS answered goes into the view at once (the next sweep adds the ARN).
+            let sent = AwsTransfer {
                 id,
                 arn: None,
                 name: t.spec.name.clone(),
                 status: AwsTransferStatus::Requested,
                 start: inv.start,
                 end: None,
-                handshake_id: Some(handshake.id),
+                handshake_id: Some(handshake.id.clone()),
                 source_account_id: t.spec.management_account_id.clone(),
                 source_email: t.spec.email.clone(),
-            }))
+            };
+            ctx.observer
+                .record(&t.spec.billing_profile, sent.clone(), Some(handshake));
+            Ok(sent)
         }
         Ok((_, None)) => Err(AwsError::local(
             "InviteOrganizationToTransferResponsibility",
@@ -421,11 +471,25 @@ async fn send(
         Err(e) if e.is_duplicate_handshake() => {
             // An open invitation exists: adopt it from a fresh sweep.
             let listed = transfers(ctx, &t.spec.billing_profile, clients, true).await?;
-            let (_, adoptable) = observe_transfers(t, &listed);
+            let (_, adoptable) = observe_transfers(t, &listed.transfers);
             adoptable.ok_or(e)
         }
         Err(e) => Err(e),
     }
+}
+
+/// The recorded handshake as the sweep listed it (ARN, state, when sent and when it expires).
+fn with_swept_handshake(status: &mut BillingTransferStatus, view: &TransferView) {
+    let Some(recorded) = status.handshake.as_mut() else {
+        return;
+    };
+    let Some(h) = view.handshakes.get(&recorded.id) else {
+        return;
+    };
+    recorded.arn = Some(h.arn.clone());
+    recorded.state = h.state.as_str().to_owned();
+    recorded.requested_at = Some(Time(h.requested_at));
+    recorded.expires_at = Some(Time(h.expires_at));
 }
 
 /// AWS could not be reached: Reconciling with the reason, retry with backoff.
