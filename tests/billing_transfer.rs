@@ -108,6 +108,19 @@ async fn sends(h: &Harness) -> usize {
         .count()
 }
 
+/// Waits until the operator's metrics show `line` (a gauge refreshed every few seconds).
+async fn wait_metric(h: &Harness, line: &str) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let metrics = h.metrics.encode().expect("metrics");
+        if metrics.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{line} never in\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Moves both clocks and touches the transfers (a requeue timer counts real time).
 async fn advance(h: &Harness, ns: &str, by: Duration) {
     h.aws.advance_clock(by).await.expect("emulator clock");
@@ -206,6 +219,16 @@ async fn invite_accept_rename_in_effect_and_end() {
         .await;
     // Still exactly one invitation.
     assert_eq!(sends(&h).await, 1);
+    // The metrics (docs/metrics.md) counted it: one sent, one accepted; the phase gauge is
+    // refreshed every 5 s.
+    let metrics = h.metrics.encode().expect("metrics");
+    for line in [
+        format!(r#"aws_invite_transfer_invitations_sent_total{{profile="{PROFILE}"}} 1"#),
+        format!(r#"aws_invite_transfer_invitation_outcomes_total{{profile="{PROFILE}",outcome="accepted"}} 1"#),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    wait_metric(&h, r#"aws_invite_billing_transfers{phase="Withdrawn"} 1"#).await;
     h.stop().await;
 }
 
@@ -288,6 +311,12 @@ async fn declined_not_allowed_adopted_and_deleted() {
     wait_phase(&h, NAMESPACE, "acme", TransferPhase::Invited).await;
     h.aws.decline_transfer_for(CUSTOMER).await.expect("decline");
     let declined = wait_phase(&h, NAMESPACE, "acme", TransferPhase::Failed).await;
+    let metrics = h.metrics.encode().expect("metrics");
+    for outcome in ["declined", "canceled"] {
+        let line =
+            format!(r#"aws_invite_transfer_invitation_outcomes_total{{profile="{PROFILE}",outcome="{outcome}"}} 1"#);
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     assert_eq!(cond(&declined, "Stalled"), Some(("True".into(), "Declined".into())));
     assert_eq!(cond(&declined, "Reconciling").map(|c| c.0).as_deref(), Some("False"));
 
@@ -350,6 +379,14 @@ async fn an_expired_invitation_is_sent_again_for_the_next_month() {
     let statuses: Vec<&str> = all.iter().map(|t| t.status.as_str()).collect();
     assert_eq!(statuses, ["EXPIRED", "REQUESTED"]);
     assert_eq!(sends(&h).await, 2);
+    let metrics = h.metrics.encode().expect("metrics");
+    for line in [
+        format!(r#"aws_invite_transfer_invitations_sent_total{{profile="{PROFILE}"}} 2"#),
+        format!(r#"aws_invite_transfer_invitation_outcomes_total{{profile="{PROFILE}",outcome="expired"}} 1"#),
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    h.wait_events("acme", &["InvitationSent", "Expired"]).await;
     h.stop().await;
 }
 

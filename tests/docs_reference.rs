@@ -21,7 +21,7 @@ use aws_invite_operator::api::ANNOTATIONS;
 use aws_invite_operator::aws::{AwsAction, AwsCallObserver};
 use aws_invite_operator::reason::{EventReason, Reason};
 use aws_invite_operator::reconcile::conditions;
-use aws_invite_operator::telemetry::Metrics;
+use aws_invite_operator::telemetry::{Metrics, TransferOutcome};
 
 fn read(rel: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel);
@@ -125,6 +125,8 @@ fn exported_metrics() -> Vec<Metric> {
     metrics.set_queue_length("payer", 1);
     metrics.invitation_sent("payer");
     metrics.set_leader(true);
+    metrics.transfer_invitation_sent("payer");
+    metrics.transfer_invitation_ended("payer", TransferOutcome::Declined);
     let text = metrics.encode().expect("encode");
     let mut families: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines() {

@@ -143,6 +143,7 @@ pub async fn run(
     let transfers = Controller::new(Api::<BillingTransfer>::all(client.clone()), watcher::Config::default())
         .with_config(ControllerRuntimeConfig::default().concurrency(config_concurrency(&ctx)));
     let transfer_store = transfers.store();
+    let transfer_gauges = transfer::report_gauges(transfer_store.clone(), ctx.config.metrics.clone(), shutdown.clone());
     let (transfer_wake_tx, transfer_wake_rx) = tokio::sync::mpsc::unbounded_channel();
     let transfer_ctx = Arc::new(transfer::TransferContext::new(ctx.clone(), transfer_wake_tx));
     // A transfer poller names the customers whose transfers changed: wake their BillingTransfers.
@@ -179,7 +180,7 @@ pub async fn run(
     let gauges = ctx.clone().report_gauges(shutdown.clone());
 
     tracing::info!("controllers started");
-    tokio::join!(invites, profiles, transfers, gauges);
+    tokio::join!(invites, profiles, transfers, gauges, transfer_gauges);
     ctx.stop_pollers();
     transfer_ctx.stop_pollers();
     tracing::info!("controllers stopped");

@@ -12,6 +12,7 @@
 //! decision on it, so a transfer that an earlier run (or replica) sent and did not record is
 //! adopted, never sent again; the transfer ID is written to status right after the call.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
@@ -41,6 +42,7 @@ use crate::reconcile::transfer::{
     AwsTransfer, AwsTransferStatus, TransferAction, TransferObservation, TransferPlan, TransferProfile, TransferReason,
     TransferStanding, decide_transfer, month_end, month_start, write_status,
 };
+use crate::telemetry::{Metrics, TransferOutcome};
 
 /// The transfer controller's context: the shared one plus the transfer sweep.
 pub struct TransferContext {
@@ -284,6 +286,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                         Ok(sent) => {
                             status.attempts += 1;
                             status.last_invited_at = Some(Time(ctx.base.now()));
+                            ctx.base.config.metrics.transfer_invitation_sent(&profile_name);
                             events.push(EventNote {
                                 warning: false,
                                 reason: EventReason::InvitationSent,
@@ -342,11 +345,17 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                 }
             }
             TransferAction::Cancel { handshake_id } => match clients.cancel_handshake(&handshake_id).await {
-                Ok(_) => events.push(EventNote {
-                    warning: false,
-                    reason: EventReason::Canceled,
-                    message: format!("Canceled the unanswered billing transfer invitation {handshake_id}"),
-                }),
+                Ok(_) => {
+                    ctx.base
+                        .config
+                        .metrics
+                        .transfer_invitation_ended(&profile_name, TransferOutcome::Canceled);
+                    events.push(EventNote {
+                        warning: false,
+                        reason: EventReason::Canceled,
+                        message: format!("Canceled the unanswered billing transfer invitation {handshake_id}"),
+                    });
+                }
                 Err(e) if e.is_handshake_gone() => {}
                 Err(e) => return aws_unavailable(&t, ctx, status, e).await,
             },
@@ -381,7 +390,23 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
             message: "Adopted a billing transfer invitation an earlier run sent".to_owned(),
         });
     }
-    events.extend(transition_events(&t, &plan));
+    let transitions = transition_events(&t, &plan, &view);
+    for note in &transitions {
+        let outcome = match note.reason {
+            EventReason::Accepted => Some(TransferOutcome::Accepted),
+            EventReason::Declined => Some(TransferOutcome::Declined),
+            EventReason::Expired => Some(TransferOutcome::Expired),
+            EventReason::Canceled => Some(TransferOutcome::Canceled),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            ctx.base
+                .config
+                .metrics
+                .transfer_invitation_ended(&profile_name, outcome);
+        }
+    }
+    events.extend(transitions);
     write_status(&mut status, &plan, t.metadata.generation, ctx.base.now());
     with_swept_handshake(&mut status, &view);
     store(ctx, &t, &status).await?;
@@ -397,10 +422,37 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
     })
 }
 
-/// Events for a change of the AWS transfer's status since the last recorded one.
-fn transition_events(t: &BillingTransfer, plan: &TransferPlan) -> Vec<EventNote> {
+/// Updates the BillingTransfers-by-phase gauge every few seconds, until `shutdown`.
+pub(super) async fn report_gauges(
+    store: Store<BillingTransfer>,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(5));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = ticker.tick() => {}
+        }
+        let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+        for t in store.state() {
+            let phase = t.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
+            *phases.entry(format!("{phase:?}")).or_default() += 1;
+        }
+        metrics.set_transfer_phases(&phases);
+    }
+}
+
+/// Events for a change of the AWS transfer's status since the last recorded one: the recorded
+/// transfer as the sweep lists it now (e.g. EXPIRED, even when a re-invitation replaces it in
+/// the same pass), else the one the plan records (adopted).
+fn transition_events(t: &BillingTransfer, plan: &TransferPlan, view: &TransferView) -> Vec<EventNote> {
     let before = t.status.as_ref().and_then(|s| s.transfer.as_ref());
-    let Some(now) = &plan.transfer else { return Vec::new() };
+    let listed = before.and_then(|b| view.transfers.iter().find(|x| x.id == b.id));
+    let Some(now) = listed.or(plan.transfer.as_ref()) else {
+        return Vec::new();
+    };
     if before.is_some_and(|b| b.id == now.id && b.status == now.status.as_str()) {
         return Vec::new();
     }

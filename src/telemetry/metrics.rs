@@ -17,6 +17,41 @@ use crate::aws::AwsCallObserver;
 /// (zero when absent) so a phase that empties drops to 0 instead of keeping a stale value.
 pub const INVITE_PHASES: [&str; 6] = ["Pending", "Queued", "Invited", "Joined", "Ready", "Failed"];
 
+/// Every phase a `BillingTransfer` can report; [`Metrics::set_transfer_phases`] sets each one.
+pub const TRANSFER_PHASES: [&str; 6] = ["Pending", "Invited", "Accepted", "InEffect", "Withdrawn", "Failed"];
+
+/// How a billing transfer invitation ended, the `outcome` label of
+/// `aws_invite_transfer_invitation_outcomes_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// The customer's management account accepted.
+    Accepted,
+    /// The customer declined.
+    Declined,
+    /// Not accepted 24 hours before the start month.
+    Expired,
+    /// Canceled (by the operator on deletion, or outside it).
+    Canceled,
+}
+
+impl TransferOutcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    profile: String,
+    outcome: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
@@ -66,6 +101,9 @@ fn reconcile_duration_histogram() -> Histogram {
 /// | `aws_invite_queue_length` | gauge | `profile` |
 /// | `aws_invite_invitations_sent_total` | counter | `profile` |
 /// | `aws_invite_leader` | gauge | – |
+/// | `aws_invite_billing_transfers` | gauge | `phase` |
+/// | `aws_invite_transfer_invitations_sent_total` | counter | `profile` |
+/// | `aws_invite_transfer_invitation_outcomes_total` | counter | `profile`, `outcome` |
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -77,6 +115,9 @@ pub struct Metrics {
     queue_length: Family<ProfileLabels, Gauge>,
     invitations_sent: Family<ProfileLabels, Counter>,
     leader: Gauge,
+    transfers: Family<PhaseLabels, Gauge>,
+    transfer_invitations_sent: Family<ProfileLabels, Counter>,
+    transfer_outcomes: Family<OutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -137,8 +178,36 @@ impl Metrics {
             "1 when this replica holds the leader Lease, else 0",
             leader.clone(),
         );
+        let transfers = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "billing_transfers",
+            "BillingTransfers by status phase",
+            transfers.clone(),
+        );
+        for phase in TRANSFER_PHASES {
+            transfers
+                .get_or_create(&PhaseLabels {
+                    phase: phase.to_owned(),
+                })
+                .set(0);
+        }
+        let transfer_invitations_sent = Family::<ProfileLabels, Counter>::default();
+        registry.register(
+            "transfer_invitations_sent",
+            "Billing transfer invitations sent to AWS, by BillingProfile",
+            transfer_invitations_sent.clone(),
+        );
+        let transfer_outcomes = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "transfer_invitation_outcomes",
+            "Billing transfer invitations that ended, by BillingProfile and outcome (accepted, declined, expired, canceled)",
+            transfer_outcomes.clone(),
+        );
         Arc::new(Metrics {
             registry,
+            transfers,
+            transfer_invitations_sent,
+            transfer_outcomes,
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -177,21 +246,32 @@ impl Metrics {
     /// Sets the number of invites per phase. Every phase of [`INVITE_PHASES`] is set (zero
     /// when missing from `counts`); phases outside that list are exported as given.
     pub fn set_invite_phases(&self, counts: &BTreeMap<String, i64>) {
-        for phase in INVITE_PHASES {
-            let n = counts.get(phase).copied().unwrap_or(0);
-            self.invites
-                .get_or_create(&PhaseLabels {
-                    phase: phase.to_owned(),
-                })
-                .set(n);
-        }
-        for (phase, n) in counts {
-            if !INVITE_PHASES.contains(&phase.as_str()) {
-                self.invites
-                    .get_or_create(&PhaseLabels { phase: phase.clone() })
-                    .set(*n);
-            }
-        }
+        set_phases(&self.invites, &INVITE_PHASES, counts);
+    }
+
+    /// Sets the number of billing transfers per phase, as [`Self::set_invite_phases`] does
+    /// for invites (every phase of [`TRANSFER_PHASES`] is set).
+    pub fn set_transfer_phases(&self, counts: &BTreeMap<String, i64>) {
+        set_phases(&self.transfers, &TRANSFER_PHASES, counts);
+    }
+
+    /// Counts one billing transfer invitation sent through `profile`.
+    pub fn transfer_invitation_sent(&self, profile: &str) {
+        self.transfer_invitations_sent
+            .get_or_create(&ProfileLabels {
+                profile: profile.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one billing transfer invitation of `profile` that ended with `outcome`.
+    pub fn transfer_invitation_ended(&self, profile: &str, outcome: TransferOutcome) {
+        self.transfer_outcomes
+            .get_or_create(&OutcomeLabels {
+                profile: profile.to_owned(),
+                outcome: outcome.as_str().to_owned(),
+            })
+            .inc();
     }
 
     /// Sets the number of invitations of `profile` waiting for the daily quota.
@@ -225,6 +305,23 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+/// Sets every phase of `all` (zero when missing from `counts`) and any other phase as given.
+fn set_phases(family: &Family<PhaseLabels, Gauge>, all: &[&str], counts: &BTreeMap<String, i64>) {
+    for phase in all {
+        let n = counts.get(*phase).copied().unwrap_or(0);
+        family
+            .get_or_create(&PhaseLabels {
+                phase: (*phase).to_owned(),
+            })
+            .set(n);
+    }
+    for (phase, n) in counts {
+        if !all.contains(&phase.as_str()) {
+            family.get_or_create(&PhaseLabels { phase: phase.clone() }).set(*n);
+        }
     }
 }
 
@@ -344,6 +441,40 @@ mod tests {
         let l = lines(&m);
         assert!(has(&l, r#"aws_invite_invites{phase="Invited"} 0"#));
         assert!(has(&l, r#"aws_invite_invites{phase="Ready"} 7"#));
+    }
+
+    #[test]
+    fn transfer_metrics() {
+        let m = Metrics::new();
+        let l = lines(&m);
+        for phase in TRANSFER_PHASES {
+            assert!(
+                has(&l, &format!(r#"aws_invite_billing_transfers{{phase="{phase}"}} 0"#)),
+                "{phase}"
+            );
+        }
+        let mut counts = BTreeMap::new();
+        counts.insert("Invited".to_owned(), 2);
+        m.set_transfer_phases(&counts);
+        m.transfer_invitation_sent("payer-main");
+        m.transfer_invitation_ended("payer-main", TransferOutcome::Accepted);
+        m.transfer_invitation_ended("payer-main", TransferOutcome::Expired);
+        m.transfer_invitation_ended("payer-main", TransferOutcome::Expired);
+        let l = lines(&m);
+        assert!(has(&l, r#"aws_invite_billing_transfers{phase="Invited"} 2"#));
+        assert!(has(&l, "# TYPE aws_invite_transfer_invitations_sent counter"));
+        assert!(has(
+            &l,
+            r#"aws_invite_transfer_invitations_sent_total{profile="payer-main"} 1"#
+        ));
+        assert!(has(
+            &l,
+            r#"aws_invite_transfer_invitation_outcomes_total{profile="payer-main",outcome="accepted"} 1"#
+        ));
+        assert!(has(
+            &l,
+            r#"aws_invite_transfer_invitation_outcomes_total{profile="payer-main",outcome="expired"} 2"#
+        ));
     }
 
     #[test]

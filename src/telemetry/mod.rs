@@ -5,4 +5,4 @@ mod logging;
 mod metrics;
 
 pub use logging::{DEFAULT_FILTER, LogFormat, LoggingError, init_logging};
-pub use metrics::{INVITE_PHASES, Metrics};
+pub use metrics::{INVITE_PHASES, Metrics, TRANSFER_PHASES, TransferOutcome};
