@@ -537,3 +537,101 @@ async fn transfers_are_swept_once_per_profile_per_poll_interval() {
     assert_eq!(sends(&h).await, N, "nothing sent again");
     h.stop().await;
 }
+
+/// Waits until the BillingTransfer is gone (the operator removed its finalizer).
+async fn wait_gone(h: &Harness, ns: &str, name: &str) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while transfers(h, ns).get_opt(name).await.expect("get").is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "{name} was never released");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The AWS status of the transfer to `customer` (the emulator's view).
+async fn aws_status(h: &Harness, customer: &str) -> (String, Option<chrono::DateTime<Utc>>) {
+    let all = h.aws.transfers().await.expect("transfers");
+    let t = all
+        .iter()
+        .rev()
+        .find(|t| t.source_account_id.as_deref() == Some(customer))
+        .unwrap_or_else(|| panic!("no transfer to {customer}: {all:?}"));
+    (t.status.clone(), t.end)
+}
+
+/// Deleting with each `deletionPolicy` (issue 13 item 4): the default `CancelPending` never
+/// ends an accepted transfer; `Withdraw` withdraws it (ending at the end of its start month,
+/// as it has not started); `Orphan` leaves even an unanswered invitation open.
+#[tokio::test]
+async fn delete_with_each_policy() {
+    const CUSTOMER3: &str = "999999999999";
+    let h = Harness::start().await;
+    h.create_profile(json!({})).await;
+    customers(&h).await;
+    h.aws
+        .add_organization(&SeedOrganization {
+            id: Some("o-customer003".into()),
+            management_account: SeedAccount::new(CUSTOMER3),
+            members: vec![],
+            account_quota: None,
+            feature_set: None,
+        })
+        .await
+        .expect("customer organization");
+    let (start_month, start) = month(&h, 2).await;
+    for (name, customer, policy) in [
+        ("keep", CUSTOMER, "CancelPending"),
+        ("withdraw", CUSTOMER2, "Withdraw"),
+        ("orphan", CUSTOMER3, "Orphan"),
+    ] {
+        create(
+            &h,
+            NAMESPACE,
+            name,
+            json!({"billingProfile": PROFILE, "managementAccountId": customer, "name": name,
+                   "startMonth": start_month, "deletionPolicy": policy}),
+        )
+        .await
+        .expect("created");
+        wait_phase(&h, NAMESPACE, name, TransferPhase::Invited).await;
+    }
+    for customer in [CUSTOMER, CUSTOMER2] {
+        h.aws.accept_transfer_for(customer).await.expect("accept");
+    }
+    wait_phase(&h, NAMESPACE, "keep", TransferPhase::Accepted).await;
+    wait_phase(&h, NAMESPACE, "withdraw", TransferPhase::Accepted).await;
+    let cancels_before = h.aws.calls_for("CancelHandshake").await.expect("calls").len();
+
+    for name in ["keep", "withdraw", "orphan"] {
+        transfers(&h, NAMESPACE)
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+        wait_gone(&h, NAMESPACE, name).await;
+    }
+    // CancelPending: the accepted transfer stays.
+    assert_eq!(aws_status(&h, CUSTOMER).await, ("ACCEPTED".into(), None));
+    // Withdraw: withdrawn, ending at 23:59:59 UTC on the last day of the start month
+    // (AWS: "the end date is 23:59:59 UTC on the last day of the month specified").
+    let (_, after_start) = month(&h, 3).await;
+    assert_eq!(
+        aws_status(&h, CUSTOMER2).await,
+        ("WITHDRAWN".into(), Some(after_start - chrono::TimeDelta::seconds(1)))
+    );
+    assert!(after_start > start);
+    // Orphan: the unanswered invitation is still open, and nothing was canceled.
+    assert_eq!(aws_status(&h, CUSTOMER3).await.0, "REQUESTED");
+    assert_eq!(
+        h.aws.calls_for("CancelHandshake").await.expect("calls").len(),
+        cancels_before
+    );
+    assert_eq!(
+        h.aws
+            .calls_for("TerminateResponsibilityTransfer")
+            .await
+            .expect("calls")
+            .len(),
+        1
+    );
+    assert_eq!(sends(&h).await, 3);
+    h.stop().await;
+}
