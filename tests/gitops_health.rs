@@ -1,4 +1,4 @@
-//! GitOps health of real objects: the operator drives invites and profiles into each state on a real
+//! GitOps health of real objects: the operator drives invites, billing transfers and profiles into each state on a real
 //! API server (with the orgs-emulator), the test saves every object exactly as the API server returns
 //! it, then runs the Go module `integrations/health-test`, which computes Flux's kstatus
 //! (`sigs.k8s.io/cli-utils/pkg/kstatus/status.Compute`) and runs the shipped Argo CD Lua health checks
@@ -12,10 +12,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, InvitePhase};
+use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, BillingTransfer, InvitePhase, TransferPhase};
+use chrono::{Datelike, TimeZone};
 use kube::Resource;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use orgs_emulator::SeedRole;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use orgs_emulator::{SeedAccount, SeedOrganization, SeedRole};
 use serde_json::{Value, json};
 use support::*;
 
@@ -425,7 +426,292 @@ async fn collect(h: &Harness) -> Cases {
             deviation: None,
         },
     );
+    collect_transfers(h, &mut cases).await;
     cases
+}
+
+async fn raw_transfer(h: &Harness, name: &str) -> Value {
+    raw(h, BillingTransfer::url_path(&(), Some(NAMESPACE)), name).await
+}
+
+async fn create_transfer(
+    h: &Harness,
+    name: &str,
+    profile: &str,
+    customer: &str,
+    start_month: &str,
+    finalizers: &[&str],
+) {
+    let transfer: BillingTransfer = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingTransfer",
+        "metadata": {"name": name, "namespace": NAMESPACE, "finalizers": finalizers},
+        "spec": {"billingProfile": profile, "managementAccountId": customer, "name": name, "startMonth": start_month},
+    }))
+    .expect("transfer");
+    Api::<BillingTransfer>::namespaced(h.env.client(), NAMESPACE)
+        .create(&PostParams::default(), &transfer)
+        .await
+        .expect("transfer created");
+}
+
+async fn wait_transfer(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    check: impl Fn(&BillingTransfer) -> bool,
+) -> BillingTransfer {
+    let api = Api::<BillingTransfer>::namespaced(h.env.client(), NAMESPACE);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let t = api.get(name).await.expect("get transfer");
+        if check(&t) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "transfer {name} never reached {what}: {:#?}",
+            t.status
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn transfer_phase(t: &BillingTransfer) -> Option<TransferPhase> {
+    t.status.as_ref().and_then(|s| s.phase)
+}
+
+fn transfer_has(t: &BillingTransfer, type_: &str, status: &str, reason: &str) -> bool {
+    t.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == status && (reason.is_empty() || c.reason == reason))
+    })
+}
+
+/// BillingTransfers driven into each standing (docs/architecture.md's kstatus rules, the same
+/// as invites'): waiting for the customer, accepted, in effect, declined, start month too
+/// early, profile missing, namespace not allowed, being deleted.
+async fn collect_transfers(h: &Harness, cases: &mut Cases) {
+    let customers = ["610000000001", "610000000002", "610000000003", "610000000004"];
+    for (i, mgmt) in customers.iter().enumerate() {
+        h.aws
+            .add_organization(&SeedOrganization {
+                id: Some(format!("o-healthcust{i:02}")),
+                management_account: SeedAccount::new(*mgmt),
+                members: vec![],
+                account_quota: None,
+                feature_set: None,
+            })
+            .await
+            .expect("customer organization");
+    }
+    // AWS takes the next month or the one after as the start: two months after the emulator's.
+    let now = h.aws.clock().await.expect("clock").now;
+    let index = now.year() * 12 + now.month0() as i32 + 2;
+    let start_month = format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1);
+    let [awaiting, accepted, declined, deleting] = customers;
+    create_transfer(h, "transfer-awaiting", PROFILE, awaiting, &start_month, &[]).await;
+    create_transfer(h, "transfer-accepted", PROFILE, accepted, &start_month, &[]).await;
+    create_transfer(h, "transfer-declined", PROFILE, declined, &start_month, &[]).await;
+    create_transfer(h, "transfer-deleting", PROFILE, deleting, &start_month, &[HOLD]).await;
+    create_transfer(h, "transfer-too-early", PROFILE, "610000000009", "2020-01", &[]).await;
+    create_transfer(
+        h,
+        "transfer-profile-missing",
+        MISSING,
+        "610000000009",
+        &start_month,
+        &[],
+    )
+    .await;
+    create_transfer(h, "transfer-not-allowed", CLOSED, "610000000009", &start_month, &[]).await;
+
+    let invited = wait_transfer(h, "transfer-awaiting", "Invited", |t| {
+        transfer_phase(t) == Some(TransferPhase::Invited)
+    })
+    .await;
+    assert!(
+        transfer_has(&invited, "Reconciling", "False", ""),
+        "{:?}",
+        invited.status
+    );
+    assert!(transfer_has(&invited, "Stalled", "False", ""), "{:?}", invited.status);
+    cases.save(
+        "transfer-awaiting-acceptance",
+        "billing transfer invitation sent, the customer's management account has not answered",
+        raw_transfer(h, "transfer-awaiting").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "to accept the billing transfer invitation",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+
+    wait_transfer(h, "transfer-accepted", "Invited", |t| {
+        transfer_phase(t) == Some(TransferPhase::Invited)
+    })
+    .await;
+    h.aws.accept_transfer_for(accepted).await.expect("accept");
+    wait_transfer(h, "transfer-accepted", "Accepted", |t| {
+        transfer_phase(t) == Some(TransferPhase::Accepted)
+    })
+    .await;
+    cases.save(
+        "transfer-accepted",
+        "accepted; the transfer starts on the first day of the start month",
+        raw_transfer(h, "transfer-accepted").await,
+        Expect {
+            argo: "Healthy",
+            argo_message: "accepted; the payer takes over the bill",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+
+    wait_transfer(h, "transfer-declined", "Invited", |t| {
+        transfer_phase(t) == Some(TransferPhase::Invited)
+    })
+    .await;
+    h.aws.decline_transfer_for(declined).await.expect("decline");
+    wait_transfer(h, "transfer-declined", "Stalled Declined", |t| {
+        transfer_has(t, "Stalled", "True", "Declined")
+    })
+    .await;
+    cases.save(
+        "transfer-stalled-declined",
+        "declined; spec.reinvite.onDeclined is false",
+        raw_transfer(h, "transfer-declined").await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "declined",
+            kstatus: "Failed",
+            kstatus_message: "declined",
+            deviation: None,
+        },
+    );
+
+    wait_transfer(h, "transfer-too-early", "Stalled StartMonthTooEarly", |t| {
+        transfer_has(t, "Stalled", "True", "StartMonthTooEarly")
+    })
+    .await;
+    cases.save(
+        "transfer-start-month-too-early",
+        "spec.startMonth's acceptance deadline has passed (admission cannot know today's date)",
+        raw_transfer(h, "transfer-too-early").await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "startMonth 2020-01 is too early",
+            kstatus: "Failed",
+            kstatus_message: "startMonth 2020-01 is too early",
+            deviation: None,
+        },
+    );
+
+    wait_transfer(h, "transfer-profile-missing", "BillingProfileNotFound", |t| {
+        transfer_has(t, "Reconciling", "True", "BillingProfileNotFound")
+    })
+    .await;
+    cases.save(
+        "transfer-profile-missing",
+        "names a BillingProfile that does not exist",
+        raw_transfer(h, "transfer-profile-missing").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "does not exist",
+            kstatus: "InProgress",
+            kstatus_message: "does not exist",
+            deviation: None,
+        },
+    );
+
+    wait_transfer(h, "transfer-not-allowed", "BillingProfileNotAllowed", |t| {
+        transfer_has(t, "Stalled", "True", "BillingProfileNotAllowed")
+    })
+    .await;
+    cases.save(
+        "transfer-namespace-not-allowed",
+        "the BillingProfile does not allow the transfer's namespace",
+        raw_transfer(h, "transfer-not-allowed").await,
+        Expect {
+            argo: "Degraded",
+            argo_message: "allowedNamespaces",
+            kstatus: "Failed",
+            kstatus_message: "allowedNamespaces",
+            deviation: None,
+        },
+    );
+
+    // Deletion: the operator cancels the invitation and lets go; the test's finalizer holds it.
+    let api = Api::<BillingTransfer>::namespaced(h.env.client(), NAMESPACE);
+    wait_transfer(h, "transfer-deleting", "Invited", |t| {
+        transfer_phase(t) == Some(TransferPhase::Invited)
+    })
+    .await;
+    api.delete("transfer-deleting", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_transfer(h, "transfer-deleting", "deleted, operator finalizer released", |t| {
+        t.metadata.deletion_timestamp.is_some() && t.metadata.finalizers.as_deref() == Some(&[HOLD.to_owned()][..])
+    })
+    .await;
+    cases.save(
+        "transfer-being-deleted",
+        "deleted; the operator has canceled the invitation and removed its finalizer",
+        raw_transfer(h, "transfer-deleting").await,
+        Expect {
+            argo: "Progressing",
+            argo_message: "Being deleted",
+            kstatus: "Terminating",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
+    api.patch(
+        "transfer-deleting",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release the test's finalizer");
+
+    // The start month begins (both clocks move past it): in effect. Last, as it moves time.
+    let start = h.aws.clock().await.expect("clock").now;
+    let first = chrono::Utc
+        .with_ymd_and_hms(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
+        .single()
+        .expect("month start");
+    h.aws
+        .advance_clock(Duration::from_secs(((first - start).num_seconds() + 3600) as u64))
+        .await
+        .expect("emulator clock");
+    h.clock
+        .advance(Duration::from_secs(((first - start).num_seconds() + 3600) as u64));
+    api.patch(
+        "transfer-accepted",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"labels": {"test.awsinvite.io/clock-advanced": "true"}}})),
+    )
+    .await
+    .expect("touch");
+    wait_transfer(h, "transfer-accepted", "InEffect", |t| {
+        transfer_phase(t) == Some(TransferPhase::InEffect)
+    })
+    .await;
+    cases.save(
+        "transfer-in-effect",
+        "accepted and the start month has begun: the payer manages the customer's bill",
+        raw_transfer(h, "transfer-accepted").await,
+        Expect {
+            argo: "Healthy",
+            argo_message: "manages and pays the consolidated bill",
+            kstatus: "Current",
+            kstatus_message: "",
+            deviation: None,
+        },
+    );
 }
 
 /// `go`, from PATH or the usual install location.

@@ -87,14 +87,12 @@ if reconciling ~= nil and reconciling.status == "True" then
   return hs
 end
 
-local sent = current("InvitationSent")
-if (ready ~= nil and ready.reason == "AwaitingAcceptance") or (sent ~= nil and sent.reason == "AwaitingAcceptance") then
+-- While the customer decides, the operator writes no Ready condition and says so in
+-- TransferAccepted=False (reason AwaitingAcceptance).
+local accepted = current("TransferAccepted")
+if accepted ~= nil and accepted.status == "False" and accepted.reason == "AwaitingAcceptance" then
   hs.status = "Progressing"
-  if ready ~= nil and ready.reason == "AwaitingAcceptance" then
-    hs.message = message(ready, "Waiting for the customer's management account to accept the billing transfer")
-  else
-    hs.message = message(sent, "Waiting for the customer's management account to accept the billing transfer")
-  end
+  hs.message = message(accepted, "Waiting for the customer's management account to accept the billing transfer")
   return hs
 end
 
