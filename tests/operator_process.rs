@@ -1,6 +1,7 @@
 //! The operator as a process (`aws-invite-operator run`, the binary the image ships), against a
 //! real kube-apiserver and the orgs-emulator: SIGKILL between the invitation and the status
-//! write, and two replicas at once. Exactly one invitation per invite, proven by the
+//! write (an invite and a BillingTransfer), and two replicas at once. Exactly one invitation per
+//! invite or transfer, proven by the
 //! emulator's state and call log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
@@ -306,6 +307,134 @@ async fn sigkill_after_the_invitation_reached_aws_then_restart_adopts_it() {
         .wait_phase("crash", InvitePhase::Ready, DEADLINE, &[&second])
         .await;
     assert_eq!(world.handshakes_for(STANDALONE).await.len(), 1);
+}
+
+/// Issue 13: the same for a BillingTransfer. AWS takes the billing transfer invitation, the
+/// reply is held back, the operator is SIGKILLed before it writes status; the next process
+/// adopts the open invitation from its first transfer sweep and never sends a second one.
+#[tokio::test]
+async fn sigkill_after_the_transfer_invitation_reached_aws_then_restart_adopts_it() {
+    use aws_invite_operator::api::{BillingTransfer, TransferPhase};
+    use chrono::Datelike;
+    const CUSTOMER: &str = "777777777777";
+    let world = World::start().await;
+    world
+        .aws
+        .add_organization(&orgs_emulator::SeedOrganization {
+            id: Some("o-customer001".into()),
+            management_account: orgs_emulator::SeedAccount::new(CUSTOMER),
+            members: vec![orgs_emulator::SeedAccount::new("777777777778")],
+            account_quota: None,
+            feature_set: None,
+        })
+        .await
+        .expect("customer organization");
+    world
+        .aws
+        .add_fault(
+            &Fault::new("InviteOrganizationToTransferResponsibility", FaultKind::Latency)
+                .latency_ms(60_000)
+                .after(),
+        )
+        .await
+        .expect("fault");
+    // AWS takes the next month or the one after as the start (docs/billing-transfer.md).
+    let now = world.aws.clock().await.expect("clock").now;
+    let index = now.year() * 12 + now.month0() as i32 + 2;
+    let start_month = format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1);
+    let transfers: Api<BillingTransfer> = Api::namespaced(world.env.client(), NAMESPACE);
+    let mut first = Operator::spawn(&world.env, "replica-1");
+    let transfer: BillingTransfer = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingTransfer",
+        "metadata": {"name": "crash", "namespace": NAMESPACE},
+        "spec": {"billingProfile": PROFILE, "managementAccountId": CUSTOMER, "name": "Acme", "startMonth": start_month},
+    }))
+    .expect("transfer");
+    transfers
+        .create(&PostParams::default(), &transfer)
+        .await
+        .expect("transfer created");
+
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let sent = loop {
+        if let Some(t) = world.aws.transfers().await.expect("transfers").into_iter().next() {
+            break t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the transfer invitation never reached the emulator; log:\n{}",
+            first.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    first.kill();
+    let before_restart = transfers.get("crash").await.expect("transfer");
+    assert!(
+        before_restart
+            .status
+            .as_ref()
+            .and_then(|s| s.transfer.as_ref())
+            .is_none(),
+        "killed before the status write: {:#?}",
+        before_restart.status
+    );
+
+    let second = Operator::spawn(&world.env, "replica-2");
+    let deadline = tokio::time::Instant::now() + TAKEOVER_DEADLINE;
+    let adopted = loop {
+        let t = transfers.get("crash").await.expect("transfer");
+        if t.status.as_ref().and_then(|s| s.phase) == Some(TransferPhase::Invited) {
+            break t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never Invited: {:#?}\n{}",
+            t.status,
+            second.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let status = adopted.status.expect("status");
+    assert_eq!(
+        status.transfer.map(|t| t.id),
+        Some(sent.id.clone()),
+        "the open one is adopted"
+    );
+    assert_eq!(status.handshake.map(|h| h.id), Some(sent.handshake_id.clone()));
+    assert_eq!(status.attempts, 1);
+    let all = world.aws.transfers().await.expect("transfers");
+    assert_eq!(all.len(), 1, "exactly one transfer invitation in AWS: {all:#?}");
+    let executed = world
+        .aws
+        .calls_for("InviteOrganizationToTransferResponsibility")
+        .await
+        .expect("call log")
+        .into_iter()
+        .filter(|c| c.executed)
+        .count();
+    assert_eq!(
+        executed, 1,
+        "exactly one InviteOrganizationToTransferResponsibility took effect"
+    );
+
+    world.aws.accept_transfer_for(CUSTOMER).await.expect("accept");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while transfers
+        .get("crash")
+        .await
+        .expect("transfer")
+        .status
+        .and_then(|s| s.phase)
+        != Some(TransferPhase::Accepted)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never Accepted:\n{}",
+            second.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(world.aws.transfers().await.expect("transfers").len(), 1);
 }
 
 #[tokio::test]
