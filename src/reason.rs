@@ -388,4 +388,18 @@ mod tests {
         assert_eq!(EventReason::ReInvited.to_string(), "ReInvited");
         assert_eq!(EventReason::ALL.len(), 23);
     }
+
+    /// Issue 13: a management account of another organization is told about billing transfer,
+    /// the alternative to dismantling its organization, both in the reason's advice and in
+    /// every AwaitingAcceptance message of an invite.
+    #[test]
+    fn management_accounts_hear_of_billing_transfer() {
+        for text in [
+            Reason::ManagementAccountOfAnotherOrganization.advice(),
+            crate::reconcile::invite::ANOTHER_ORGANIZATION_ADVICE,
+        ] {
+            assert!(text.contains("BillingTransfer"), "{text}");
+            assert!(text.contains("AWS billing transfer"), "{text}");
+        }
+    }
 }

@@ -153,6 +153,9 @@ async fn management_account_of_another_organization_is_told_to_delete_it_first()
         "management account of another organization",
         "removes all member accounts",
         "Delete organization",
+        // Issue 13: the alternative that keeps the customer's organization.
+        "use a BillingTransfer",
+        "AWS billing transfer",
     ] {
         assert!(sent.2.contains(step), "the message explains {step:?}: {}", sent.2);
     }

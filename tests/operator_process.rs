@@ -1,8 +1,7 @@
 //! The operator as a process (`aws-invite-operator run`, the binary the image ships), against a
 //! real kube-apiserver and the orgs-emulator: SIGKILL between the invitation and the status
 //! write (an invite and a BillingTransfer), and two replicas at once. Exactly one invitation per
-//! invite or transfer, proven by the
-//! emulator's state and call log.
+//! invite or transfer, proven by the emulator's state and call log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
