@@ -52,6 +52,7 @@ fn seed() -> Seed {
             },
         ],
         accounts: vec![SeedAccount::new(STANDALONE), SeedAccount::new(STANDALONE2)],
+        oidc_providers: vec![],
         roles: vec![
             SeedRole {
                 account_id: MEMBER.into(),

@@ -111,3 +111,72 @@ async fn loss_is_reported_when_another_holder_takes_the_lease() {
     leader.release().await.expect("release after loss is a no-op");
     assert_eq!(holder(&api, lease).await.as_deref(), Some("intruder"));
 }
+
+/// A holder that crashed never releases its Lease: a standby may take it only once it has
+/// expired, `leaseDurationSeconds` after its last `renewTime` (client-go's rule, which measures
+/// the expiry on the candidate's own clock from when it observed the Lease; here every clock is
+/// this machine's). The e2e tier saw a new pod take a SIGKILLed pod's Lease ~3 s after its last
+/// renewal.
+#[tokio::test]
+async fn a_crashed_holders_lease_is_taken_only_after_it_expired() {
+    install_crypto_provider();
+    let env = TestEnv::start().await.expect("control plane starts");
+    let lease = "crashed";
+    let api: Api<Lease> = Api::namespaced(env.client(), NAMESPACE);
+
+    // A real candidate is elected (so the Lease carries what kube-lease-manager writes: its
+    // field managers, transitions), then "crashes".
+    let first = timeout(
+        Duration::from_secs(30),
+        acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "crashed-holder")),
+    )
+    .await
+    .expect("first candidate elected in time")
+    .expect("first candidate elected");
+    // Its handle cannot be made to stop renewing without releasing (Drop releases), so let it
+    // release, then write the crashed holder's last renewal back: the state a SIGKILL leaves.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while holder(&api, lease).await.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dropped handle released the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let renewed = k8s_openapi::jiff::Timestamp::now();
+    api.patch(
+        lease,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": {
+            "holderIdentity": "crashed-holder",
+            "acquireTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(renewed),
+            "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(renewed),
+            "leaseDurationSeconds": 15,
+        }})),
+    )
+    .await
+    .expect("lease patched");
+    let observed = std::time::Instant::now();
+
+    let standby = timeout(
+        Duration::from_secs(40),
+        acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "standby")),
+    )
+    .await
+    .expect("standby elected once the lease expired")
+    .expect("standby elected");
+    let waited = observed.elapsed();
+    let spec = api.get(lease).await.expect("lease readable").spec.expect("spec");
+    let acquired = spec.acquire_time.expect("acquireTime").0;
+    assert_eq!(spec.holder_identity.as_deref(), Some("standby"));
+    assert!(
+        waited >= Duration::from_secs(15),
+        "the standby took the lease {waited:?} after the crashed holder's last renewal (lease 15 s)"
+    );
+    assert!(
+        acquired >= renewed + Duration::from_secs(15),
+        "acquireTime {acquired} is before the crashed holder's lease expired ({renewed} + 15 s)"
+    );
+    standby.release().await.expect("released");
+}

@@ -96,6 +96,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts/{id}/decline-transfer", post(decline_transfer))
         .route("/transfers", get(list_transfers))
         .route("/roles", post(add_role))
+        .route("/oidc-providers", post(add_oidc_provider))
         .route("/handshakes", get(list_handshakes))
         .route("/handshakes/{id}", get(get_handshake))
         .route("/handshakes/{id}/accept", post(accept_handshake))
@@ -194,6 +195,16 @@ async fn add_role(AxState(sh): S, bytes: axum::body::Bytes) -> R<RoleInfo> {
     let mut st = lock(&sh.state);
     let role = st.add_role(&r, now).map_err(|e| bad_request(e.to_string()))?;
     Ok(Json(RoleInfo::from(&role)))
+}
+
+async fn add_oidc_provider(AxState(sh): S, bytes: axum::body::Bytes) -> R<crate::state::OidcProvider> {
+    let p: crate::seed::SeedOidcProvider = required(&bytes)?;
+    let provider = lock(&sh.state)
+        .add_oidc_provider(&p)
+        .map_err(|e| bad_request(e.to_string()))?;
+    // New keys may come with a new provider: forget what was fetched before.
+    lock(&sh.jwks_cache).clear();
+    Ok(Json(provider))
 }
 
 async fn list_handshakes(AxState(sh): S) -> Json<Vec<HandshakeInfo>> {

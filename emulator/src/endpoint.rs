@@ -24,6 +24,9 @@ pub(crate) struct Parsed {
     pub(crate) input: Value,
     /// The form fields (STS, IAM), empty for awsJson.
     pub(crate) form: Vec<(String, String)>,
+    /// AssumeRoleWithWebIdentity: the signing keys of the OIDC provider the token names
+    /// (fetched before the model is locked), empty otherwise.
+    pub(crate) web_identity_keys: Vec<crate::state::VerificationKey>,
 }
 
 /// Handles every non-control request: Organizations (awsJson1_1) or STS/IAM (query).
@@ -31,7 +34,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let kill = req.extensions().get::<ConnKill>().cloned();
     let access_key_id = access_key_from(req.headers());
     let mut call = Call::new(shared, kill, access_key_id.clone(), guess_protocol(req.headers()));
-    match read(&mut call, access_key_id.as_deref(), req).await {
+    let parsed = match read(&mut call, access_key_id.as_deref(), req).await {
+        Ok(parsed) if call.operation() == "AssumeRoleWithWebIdentity" => with_web_identity_keys(&call, parsed).await,
+        other => other,
+    };
+    match parsed {
         Ok(parsed) => {
             if let Some(delay) = fault(&mut call, FaultWhen::Before) {
                 tokio::time::sleep(delay).await;
@@ -45,6 +52,19 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         Err(e) => call.reply_error(&e),
     }
     call.send().await
+}
+
+/// Fetches the signing keys of the OIDC provider an AssumeRoleWithWebIdentity token names in
+/// the role's account (none when there is no such provider: the model then says so).
+async fn with_web_identity_keys(call: &Call, mut parsed: Parsed) -> Result<Parsed, AwsError> {
+    let f = |k: &str| parsed.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (role_arn, token) = (f("RoleArn"), f("WebIdentityToken"));
+    let provider = lock(&call.shared().state).web_identity_provider(role_arn, token);
+    if let (Some(provider), Some(token)) = (provider, token) {
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        parsed.web_identity_keys = crate::jwks::keys_for(&call.shared(), &provider, kid.as_deref()).await?;
+    }
+    Ok(parsed)
 }
 
 /// Applies the fault armed for the call's operation at `when`, if any; returns its delay.
@@ -125,7 +145,12 @@ async fn read(call: &mut Call, access_key_id: Option<&str>, req: Request) -> Res
         json!({})
     };
     call.set_keys(key_fields(call.operation(), &input, &form));
-    Ok(Parsed { caller, input, form })
+    Ok(Parsed {
+        caller,
+        input,
+        form,
+        web_identity_keys: Vec::new(),
+    })
 }
 
 /// Organizations operations come in `X-Amz-Target: AWSOrganizationsV20161128.<Operation>`.

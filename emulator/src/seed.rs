@@ -19,6 +19,9 @@ pub struct Seed {
     /// IAM roles in any seeded account.
     #[serde(default)]
     pub roles: Vec<SeedRole>,
+    /// IAM OIDC identity providers (for AssumeRoleWithWebIdentity, e.g. IRSA).
+    #[serde(default)]
+    pub oidc_providers: Vec<SeedOidcProvider>,
 }
 
 /// One organization.
@@ -84,6 +87,33 @@ pub struct SeedRole {
     /// refuses a longer DurationSeconds.
     #[serde(default)]
     pub max_session_duration: Option<i64>,
+}
+
+/// One IAM OIDC identity provider (IAM CreateOpenIDConnectProvider), and where the emulator
+/// reads the issuer's signing keys. For a Kubernetes cluster (IRSA): `url` is the API server's
+/// `--service-account-issuer`, the keys its `/openid/v1/jwks` (readable without credentials once
+/// `system:service-account-issuer-discovery` is bound to `system:unauthenticated`) or its
+/// `--service-account-key-file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedOidcProvider {
+    /// The account that owns the provider.
+    pub account_id: String,
+    /// The issuer URL (`https://...`): tokens' `iss`.
+    pub url: String,
+    /// The accepted audiences (IAM's client ID list); default `[sts.amazonaws.com]`.
+    #[serde(default)]
+    pub client_ids: Option<Vec<String>>,
+    /// The JWKS URL to fetch the signing keys from; default `<url>/openid/v1/jwks`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// A PEM CA bundle the JWKS server's certificate is checked against (default: the
+    /// system's roots).
+    #[serde(default)]
+    pub jwks_ca_file: Option<String>,
+    /// Instead of a JWKS URL: a PEM file of RSA public keys.
+    #[serde(default)]
+    pub public_key_file: Option<String>,
 }
 
 /// Errors loading a seed file.

@@ -17,6 +17,8 @@ pub(crate) struct Shared {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) rate_limits: Mutex<bool>,
     pub(crate) max_body_bytes: usize,
+    /// OIDC providers' signing keys by JWKS URL (see `crate::jwks`).
+    pub(crate) jwks_cache: Mutex<std::collections::HashMap<String, Vec<crate::state::VerificationKey>>>,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking request must not wedge the emulator).
@@ -35,6 +37,7 @@ impl Shared {
             limiter: Mutex::new(RateLimiter::default()),
             rate_limits: Mutex::new(rate_limits),
             max_body_bytes,
+            jwks_cache: Mutex::new(std::collections::HashMap::new()),
         }
     }
 

@@ -2,7 +2,7 @@
 //! query protocol's XML for STS and IAM.
 
 use crate::error::AwsError;
-use crate::state::{Account, Handshake, Organization, Role, Session, Side, Time, Transfer};
+use crate::state::{Account, Handshake, Organization, Role, Session, Side, Time, Transfer, WebIdentitySession};
 use serde_json::{Value, json};
 
 /// Epoch seconds (floating, millisecond precision), as awsJson timestamps.
@@ -204,6 +204,26 @@ pub fn assume_role_xml(s: &Session, request_id: &str) -> String {
         s.secret_access_key,
         s.session_token,
         iso(s.expires_at),
+    )
+}
+
+/// The STS `AssumeRoleWithWebIdentityResponse`.
+pub fn assume_role_with_web_identity_xml(w: &WebIdentitySession, request_id: &str) -> String {
+    let s = &w.session;
+    format!(
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"{STS_NS}\">\n  <AssumeRoleWithWebIdentityResult>\n    <SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken>\n    <Audience>{}</Audience>\n    <AssumedRoleUser>\n      <AssumedRoleId>{}:{}</AssumedRoleId>\n      <Arn>arn:aws:sts::{}:assumed-role/{}/{}</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n      <AccessKeyId>{}</AccessKeyId>\n      <SecretAccessKey>{}</SecretAccessKey>\n      <SessionToken>{}</SessionToken>\n      <Expiration>{}</Expiration>\n    </Credentials>\n    <Provider>{}</Provider>\n  </AssumeRoleWithWebIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</AssumeRoleWithWebIdentityResponse>\n",
+        xml_escape(&w.subject),
+        xml_escape(&w.audience),
+        xml_escape(&s.role_id),
+        xml_escape(&s.session_name),
+        s.account_id,
+        xml_escape(&s.role_name),
+        xml_escape(&s.session_name),
+        s.access_key_id,
+        s.secret_access_key,
+        s.session_token,
+        iso(s.expires_at),
+        xml_escape(&w.provider),
     )
 }
 

@@ -36,6 +36,7 @@ fn world(now: Time) -> State {
         ],
         accounts: accounts().into_iter().map(SeedAccount::new).collect(),
         roles: vec![],
+        oidc_providers: vec![],
     };
     State::from_seed(&seed, ModelOptions::default(), now).unwrap()
 }

@@ -41,6 +41,7 @@ pub fn seed() -> Seed {
             feature_set: None,
         }],
         accounts,
+        oidc_providers: vec![],
         roles: [STANDALONE, MEMBER]
             .iter()
             .map(|account| SeedRole {

@@ -13,7 +13,9 @@ use crate::state::{State, Time};
 /// The service (and its protocol) of a query-protocol `Action`.
 pub(crate) fn query_service(action: &str) -> Option<(&'static str, Protocol)> {
     match action {
-        "AssumeRole" | "GetCallerIdentity" => Some(("sts", Protocol::Query { iam: false })),
+        "AssumeRole" | "AssumeRoleWithWebIdentity" | "GetCallerIdentity" => {
+            Some(("sts", Protocol::Query { iam: false }))
+        }
         "GetRole" => Some(("iam", Protocol::Query { iam: true })),
         _ => None,
     }
@@ -30,6 +32,6 @@ pub(crate) fn execute(
 ) -> Result<Output, AwsError> {
     match protocol {
         Protocol::Json => organizations::execute(state, &req.caller, operation, &req.input, now),
-        Protocol::Query { .. } => sts_iam::execute(state, &req.caller, operation, &req.form, now, rid),
+        Protocol::Query { .. } => sts_iam::execute(state, req, operation, now, rid),
     }
 }

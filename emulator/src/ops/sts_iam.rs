@@ -1,29 +1,25 @@
-//! STS (AssumeRole, GetCallerIdentity) and IAM (GetRole) over the query protocol.
+//! STS (AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity) and IAM (GetRole) over the query protocol.
 
 use crate::call::Output;
+use crate::endpoint::Parsed;
 use crate::error::AwsError;
-use crate::state::{Caller, State, Time};
+use crate::state::{State, Time, WebIdentityRequest};
 use crate::wire;
 
 /// Executes one STS / IAM query-protocol operation.
-pub(super) fn execute(
-    state: &mut State,
-    caller: &Caller,
-    op: &str,
-    form: &[(String, String)],
-    now: Time,
-    rid: &str,
-) -> Result<Output, AwsError> {
-    let f = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+pub(super) fn execute(state: &mut State, req: &Parsed, op: &str, now: Time, rid: &str) -> Result<Output, AwsError> {
+    let caller = &req.caller;
+    let f = |k: &str| req.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let duration = || match f("DurationSeconds") {
+        Some(d) => d
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| AwsError::query("ValidationError", 400, "DurationSeconds must be an integer")),
+        None => Ok(None),
+    };
     let body = match op {
         "AssumeRole" => {
-            let duration = match f("DurationSeconds") {
-                Some(d) => Some(
-                    d.parse::<i64>()
-                        .map_err(|_| AwsError::query("ValidationError", 400, "DurationSeconds must be an integer"))?,
-                ),
-                None => None,
-            };
+            let duration = duration()?;
             let s = state.assume_role(
                 caller,
                 f("RoleArn"),
@@ -33,6 +29,16 @@ pub(super) fn execute(
                 now,
             )?;
             wire::assume_role_xml(&s, rid)
+        }
+        "AssumeRoleWithWebIdentity" => {
+            let request = WebIdentityRequest {
+                role_arn: f("RoleArn"),
+                session_name: f("RoleSessionName"),
+                token: f("WebIdentityToken"),
+                duration_seconds: duration()?,
+            };
+            let s = state.assume_role_with_web_identity(&request, &req.web_identity_keys, now)?;
+            wire::assume_role_with_web_identity_xml(&s, rid)
         }
         "GetCallerIdentity" => wire::caller_identity_xml(&caller.account_id, &caller.arn, &caller.user_id, rid),
         "GetRole" => {

@@ -4,7 +4,8 @@
 //!
 //! One module per concern, each adding its own `impl State` block:
 //! [`orgs`] (organizations and accounts), [`handshakes`] (invitations and their state machine),
-//! [`sts_iam`] (callers, roles, AssumeRole), [`tags`] (tags on accounts and the root) and
+//! [`sts_iam`] (callers, roles, AssumeRole), [`web_identity`] (OIDC providers,
+//! AssumeRoleWithWebIdentity), [`tags`] (tags on accounts and the root) and
 //! [`validate`] (input checks and paging).
 
 mod handshakes;
@@ -13,6 +14,7 @@ mod sts_iam;
 mod tags;
 mod transfers;
 mod validate;
+mod web_identity;
 
 pub use handshakes::{Handshake, HandshakeFilter, HandshakeState, InviteInput, Target};
 pub use orgs::{Account, Organization};
@@ -23,6 +25,10 @@ pub use transfers::{
     month_start,
 };
 pub use validate::{Page, check_max_results, is_account_id, is_handshake_id, is_org_id};
+pub use web_identity::{
+    KeySource, OidcProvider, STS_AUDIENCE, VerificationKey, WebIdentityRequest, WebIdentitySession, issuer_host_path,
+    unverified_issuer, web_identity_trust_allows,
+};
 
 use crate::seed::{Seed, SeedError};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -82,6 +88,8 @@ pub struct State {
     pub transfers: BTreeMap<String, Transfer>,
     /// Roles by (account, name).
     pub roles: BTreeMap<(String, String), Role>,
+    /// IAM OIDC identity providers by (account, issuer host/path).
+    pub oidc_providers: BTreeMap<(String, String), OidcProvider>,
     /// AssumeRole sessions by access key ID.
     pub sessions: BTreeMap<String, Session>,
     /// The first seeded organization (its management account is the default identity).
@@ -126,6 +134,9 @@ impl State {
         }
         for role in &seed.roles {
             self.add_role(role, now)?;
+        }
+        for provider in &seed.oidc_providers {
+            self.add_oidc_provider(provider)?;
         }
         Ok(())
     }

@@ -192,7 +192,7 @@ impl State {
 
     /// New temporary credentials for `role`, valid `duration` seconds of emulator time, unless
     /// `duration` exceeds the role's MaxSessionDuration.
-    fn issue_session(
+    pub(super) fn issue_session(
         &mut self,
         role: &Role,
         session_name: &str,

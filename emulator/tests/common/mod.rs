@@ -44,6 +44,7 @@ pub fn seed() -> Seed {
             },
             SeedAccount::new(STANDALONE2),
         ],
+        oidc_providers: vec![],
         roles: vec![SeedRole {
             account_id: MEMBER.into(),
             name: "OrganizationAccountAccessRole".into(),
