@@ -102,9 +102,11 @@ reasons! {
             the 24-hour window.",
         /// The account already was a member; nothing sent.
         AlreadyMember => "The account already was a member of the profile's organization; no invitation was needed.",
-        /// Accepted, but the account is no longer a member.
-        AccountLeftOrganization => "The account accepted but is no longer a member of the organization; ask its \
-            owner why, then re-invite with the reinvite annotation.",
+        /// Joined (accepted, or already a member), but the account is no longer a member: it
+        /// left, was removed, or moved to another organization.
+        AccountLeftOrganization => "The account joined but is no longer a member of the organization (it left, \
+            was removed, or moved to another organization); ask its owner why, then re-invite with the reinvite \
+            annotation.",
         /// No BillingProfile of the name in `spec.billingProfile`.
         BillingProfileNotFound => "The BillingProfile named by spec.billingProfile does not exist; create it.",
         /// The profile does not admit the invite's namespace.
@@ -340,8 +342,9 @@ reasons! {
         Expired => "The invitation expired unanswered.",
         /// The invitation was canceled (outside the operator, or on deletion by the operator).
         Canceled => "The invitation was canceled.",
-        /// The account left the organization after accepting.
-        AccountLeftOrganization => "The account left the organization after accepting.",
+        /// The account left the organization (or was removed, or moved to another) after joining.
+        AccountLeftOrganization => "The account is no longer a member of the organization: it left, was removed, \
+            or moved to another organization.",
         /// A new reinvite annotation value was ignored: maxAttempts are used up.
         ReinviteRefused => "A new reinvite annotation value was ignored because spec.reinvite.maxAttempts are used up.",
         /// The invite stalled.

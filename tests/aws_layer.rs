@@ -273,6 +273,41 @@ async fn paginated_sweep_reads_every_page() {
 }
 
 #[tokio::test]
+async fn membership_sweep_lists_every_member_20_per_page() {
+    let (emu, control) = start().await;
+    // An organization of 45 accounts (its management account and 44 members): three pages
+    // (ListAccounts MaxResults is at most 20: AWS Organizations API reference, ListAccounts).
+    let mut seed = Seed::default();
+    seed.organizations.push(SeedOrganization {
+        id: Some("o-dddddddddd".into()),
+        management_account: SeedAccount::new("710000000099"),
+        members: (0..44).map(|i| SeedAccount::new(format!("7100000000{i:02}"))).collect(),
+        account_quota: Some(100),
+        feature_set: None,
+    });
+    control.seed(&seed).await.expect("seed");
+    let clients = connect_as(&emu, "710000000099").await;
+    control.clear_calls().await.expect("clear");
+    let members = clients.list_accounts().await.expect("list accounts");
+    assert_eq!(members.len(), 45);
+    let member = members.iter().find(|m| m.id == "710000000007").expect("listed");
+    assert_eq!(member.status.as_deref(), Some("ACTIVE"));
+    assert_eq!(member.joined_method.as_deref(), Some("CREATED"));
+    assert!(member.joined_at.is_some());
+    let pages = control.calls_for("ListAccounts").await.expect("calls");
+    assert_eq!(pages.len(), 3, "45 accounts, 20 per page");
+
+    // The observer's sweep answers membership for every account without a DescribeAccount.
+    let observer = HandshakeObserver::new();
+    observer.refresh("p", &clients, Timestamp::now()).await.expect("sweep");
+    let view = observer.view("p").expect("view");
+    let listed = view.members.expect("members listed");
+    assert!(listed.is_member("710000000043"));
+    assert!(!listed.is_member(STANDALONE));
+    assert!(control.calls_for("DescribeAccount").await.expect("calls").is_empty());
+}
+
+#[tokio::test]
 async fn duplicate_invitation_is_classified_for_adoption() {
     let (emu, control) = start().await;
     let clients = connect_as(&emu, MGMT).await;
@@ -733,10 +768,11 @@ async fn poller_wakes_changed_accounts_and_stops() {
         .await
         .expect("stopped")
         .expect("joined");
-    // Steady state: one ListHandshakesForOrganization per interval, nothing else.
+    // Steady state: one ListHandshakesForOrganization and one ListAccounts per interval,
+    // nothing else.
     let calls = control.calls().await.expect("calls");
     assert!(calls.iter().all(|c| matches!(
         c.operation.as_str(),
-        "ListHandshakesForOrganization" | "InviteAccountToOrganization"
+        "ListHandshakesForOrganization" | "ListAccounts" | "InviteAccountToOrganization"
     )));
 }

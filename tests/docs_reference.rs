@@ -124,6 +124,7 @@ fn exported_metrics() -> Vec<Metric> {
     AwsCallObserver::record(metrics.as_ref(), "InviteAccountToOrganization", "success");
     metrics.set_queue_length("payer", 1);
     metrics.invitation_sent("payer");
+    metrics.account_left("payer");
     metrics.set_leader(true);
     metrics.transfer_invitation_sent("payer");
     metrics.transfer_invitation_ended("payer", TransferOutcome::Declined);

@@ -222,6 +222,38 @@ impl ControlClient {
             .await
     }
 
+    /// `account_id` is removed from its organization by that organization's management account
+    /// (as RemoveAccountFromOrganization).
+    pub async fn remove_from_organization(&self, account_id: &str) -> Result<AccountInfo, ControlError> {
+        self.call::<(), AccountInfo>(Method::POST, &format!("/accounts/{account_id}/remove"), None)
+            .await
+    }
+
+    /// `account_id` moves to organization `org_id` (it accepted that organization's invitation).
+    pub async fn move_account(&self, account_id: &str, org_id: &str) -> Result<AccountInfo, ControlError> {
+        let body = serde_json::json!({ "organization_id": org_id });
+        self.call(Method::POST, &format!("/accounts/{account_id}/move"), Some(&body))
+            .await
+    }
+
+    /// Cancels handshake `id` as its sender (the console or CLI of the sending organization).
+    pub async fn cancel_handshake(&self, id: &str) -> Result<HandshakeInfo, ControlError> {
+        self.call::<(), HandshakeInfo>(Method::POST, &format!("/handshakes/{id}/cancel"), None)
+            .await
+    }
+
+    /// Expires OPEN handshake `id` now, as if its 15 days had passed.
+    pub async fn expire_handshake(&self, id: &str) -> Result<HandshakeInfo, ControlError> {
+        self.call::<(), HandshakeInfo>(Method::POST, &format!("/handshakes/{id}/expire"), None)
+            .await
+    }
+
+    /// Drops handshake `id` as AWS does 30 days after it ended (an OPEN one is expired first).
+    pub async fn purge_handshake(&self, id: &str) -> Result<HandshakeInfo, ControlError> {
+        self.call::<(), HandshakeInfo>(Method::POST, &format!("/handshakes/{id}/purge"), None)
+            .await
+    }
+
     /// The emulator clock.
     pub async fn clock(&self) -> Result<ClockInfo, ControlError> {
         self.get("/clock").await

@@ -92,6 +92,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts/{id}/accept-invite", post(accept_invite))
         .route("/accounts/{id}/decline-invite", post(decline_invite))
         .route("/accounts/{id}/leave", post(leave))
+        .route("/accounts/{id}/remove", post(remove))
+        .route("/accounts/{id}/move", post(move_account))
         .route("/accounts/{id}/accept-transfer", post(accept_transfer))
         .route("/accounts/{id}/decline-transfer", post(decline_transfer))
         .route("/transfers", get(list_transfers))
@@ -101,6 +103,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/handshakes/{id}", get(get_handshake))
         .route("/handshakes/{id}/accept", post(accept_handshake))
         .route("/handshakes/{id}/decline", post(decline_handshake))
+        .route("/handshakes/{id}/cancel", post(cancel_handshake))
+        .route("/handshakes/{id}/expire", post(expire_handshake))
+        .route("/handshakes/{id}/purge", post(purge_handshake))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
         .route("/faults", get(list_faults).post(add_faults).delete(clear_faults))
@@ -332,6 +337,62 @@ async fn leave(AxState(sh): S, Path(id): Path<String>) -> R<AccountInfo> {
     st.leave_organization(&id)?;
     let a = st.accounts.get(&id).ok_or_else(|| not_found(id.clone()))?;
     Ok(Json(AccountInfo::new(a, &st)))
+}
+
+/// RemoveAccountFromOrganization, made by the account's organization's management account.
+async fn remove(AxState(sh): S, Path(id): Path<String>) -> R<AccountInfo> {
+    let mut st = lock(&sh.state);
+    let mgmt = st
+        .accounts
+        .get(&id)
+        .and_then(|a| a.organization_id.as_ref())
+        .and_then(|o| st.organizations.get(o))
+        .map(|o| o.management_account_id.clone())
+        .ok_or_else(|| not_found(format!("account {id} is in no organization")))?;
+    st.remove_account(&mgmt, Some(&id))?;
+    let a = st.accounts.get(&id).ok_or_else(|| not_found(id.clone()))?;
+    Ok(Json(AccountInfo::new(a, &st)))
+}
+
+/// The account moves to another organization (`{"organization_id": ...}`).
+async fn move_account(AxState(sh): S, Path(id): Path<String>, bytes: axum::body::Bytes) -> R<AccountInfo> {
+    let req: MoveAccount = required(&bytes)?;
+    let now = sh.now();
+    let mut st = lock(&sh.state);
+    let a = st.move_account(&id, &req.organization_id, now)?;
+    Ok(Json(AccountInfo::new(&a, &st)))
+}
+
+/// CancelHandshake, made by the sending organization's management account (the console or CLI).
+async fn cancel_handshake(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInfo> {
+    let now = sh.now();
+    let mut st = lock(&sh.state);
+    st.refresh(now);
+    let sender = st
+        .handshakes
+        .get(&id)
+        .map(|h| h.management_account_id.clone())
+        .ok_or_else(|| not_found(format!("handshake {id} not found")))?;
+    let h = st.cancel_handshake(&sender, Some(&id), now)?;
+    Ok(Json(HandshakeInfo::from(&h)))
+}
+
+async fn expire_handshake(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInfo> {
+    let now = sh.now();
+    let h = lock(&sh.state).expire_handshake(&id, now)?;
+    Ok(Json(HandshakeInfo::from(&h)))
+}
+
+async fn purge_handshake(AxState(sh): S, Path(id): Path<String>) -> R<HandshakeInfo> {
+    let now = sh.now();
+    let h = lock(&sh.state).purge_handshake(&id, now)?;
+    Ok(Json(HandshakeInfo::from(&h)))
+}
+
+/// Body of `POST /accounts/{id}/move`.
+#[derive(Deserialize)]
+struct MoveAccount {
+    organization_id: String,
 }
 
 fn clock_info(sh: &Shared) -> ClockInfo {

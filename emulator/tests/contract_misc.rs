@@ -377,6 +377,44 @@ async fn bad_requests_get_aws_shaped_errors_and_do_not_wedge() {
 }
 
 #[tokio::test]
+async fn control_api_makes_the_outside_world_change() {
+    let emu = start().await;
+    let ctl = emu.control();
+    let c = orgs(&emu, MGMT);
+    // Canceled from the console, expired without moving the clock, purged as AWS does 30 days
+    // after a handshake ended (AWS Organizations API reference, Handshake: "show up in lists
+    // for only 30 days after entering that state. After that they are deleted").
+    let canceled = invite(&c, STANDALONE).await;
+    assert_eq!(ctl.cancel_handshake(&canceled).await.unwrap().state, "CANCELED");
+    let expired = invite(&c, STANDALONE2).await;
+    assert_eq!(ctl.expire_handshake(&expired).await.unwrap().state, "EXPIRED");
+    let e = ctl.expire_handshake(&expired).await.unwrap_err();
+    assert_eq!(e.code(), Some("HandshakeAlreadyInStateException"));
+    assert_eq!(ctl.purge_handshake(&canceled).await.unwrap().state, "CANCELED");
+    let e = c.describe_handshake().handshake_id(&canceled).send().await.unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("HandshakeNotFoundException"));
+    let listed = c.list_handshakes_for_organization().send().await.unwrap();
+    assert_eq!(listed.handshakes().len(), 1, "only the expired one is still listed");
+    // An OPEN handshake purged is expired first.
+    let open = invite(&c, STANDALONE).await;
+    assert_eq!(ctl.purge_handshake(&open).await.unwrap().state, "EXPIRED");
+
+    // A member is removed by its management account; another moves to a second organization.
+    let moved = ctl.move_account(STANDALONE, ORG).await.unwrap();
+    assert_eq!(moved.organization_id.as_deref(), Some(ORG));
+    assert_eq!(
+        ctl.remove_from_organization(STANDALONE).await.unwrap().organization_id,
+        None
+    );
+    let moved = ctl.move_account(MEMBER, OTHER_ORG).await.unwrap();
+    assert_eq!(moved.organization_id.as_deref(), Some(OTHER_ORG));
+    let e = c.describe_account().account_id(MEMBER).send().await.unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("AccountNotFoundException"));
+    let e = ctl.move_account(MGMT, OTHER_ORG).await.unwrap_err();
+    assert_eq!(e.code(), Some("MasterCannotLeaveOrganizationException"));
+}
+
+#[tokio::test]
 async fn control_api_acts_as_the_invitee() {
     let emu = start().await;
     let ctl = emu.control();

@@ -43,6 +43,8 @@ pub enum AwsAction {
     DescribeAccount,
     /// organizations:ListHandshakesForOrganization (the sweep).
     ListHandshakesForOrganization,
+    /// organizations:ListAccounts (the membership sweep).
+    ListAccounts,
     /// sts:AssumeRole (the profile's role, the member access role).
     AssumeRole,
     /// iam:GetRole (the IAM access check, in the member account).
@@ -58,6 +60,7 @@ impl AwsAction {
         Self::DescribeHandshake,
         Self::DescribeAccount,
         Self::ListHandshakesForOrganization,
+        Self::ListAccounts,
         Self::AssumeRole,
         Self::GetRole,
     ];
@@ -71,6 +74,7 @@ impl AwsAction {
             Self::DescribeHandshake => "DescribeHandshake",
             Self::DescribeAccount => "DescribeAccount",
             Self::ListHandshakesForOrganization => "ListHandshakesForOrganization",
+            Self::ListAccounts => "ListAccounts",
             Self::AssumeRole => "AssumeRole",
             Self::GetRole => "GetRole",
         }

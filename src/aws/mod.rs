@@ -7,6 +7,7 @@ mod client;
 mod error;
 mod handshake_index;
 mod iam_access;
+mod membership_index;
 mod observer;
 mod organizations;
 mod rate_limit;
@@ -23,6 +24,7 @@ pub use client::{
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
 pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
 pub use iam_access::{IamCheck, verify_member_role};
+pub use membership_index::MembershipIndex;
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
 pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};

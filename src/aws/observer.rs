@@ -1,11 +1,14 @@
 //! The per-profile handshake observer (docs/architecture.md, "AWS usage and rate limits"):
-//! one paginated ListHandshakesForOrganization sweep per profile per poll interval feeds a
-//! [`HandshakeIndex`]; the invites whose handshakes changed are woken. Steady-state AWS calls
-//! are O(profiles), independent of the number of invites.
+//! one paginated ListHandshakesForOrganization sweep and one paginated ListAccounts sweep per
+//! profile per poll interval feed a [`HandshakeIndex`] and a [`MembershipIndex`]; the invites
+//! whose handshakes or membership changed are woken. Steady-state AWS calls are O(profiles),
+//! independent of the number of invites.
 
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
 use super::handshake_index::HandshakeIndex;
+use super::membership_index::MembershipIndex;
+use super::organizations::MemberAccount;
 use crate::handshake::Handshake;
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -43,6 +46,10 @@ impl SweepError {
 pub struct ProfileView {
     /// The handshakes of the last successful sweep, plus those sent since.
     pub index: HandshakeIndex,
+    /// The organization's members as the last successful sweep's ListAccounts listed them;
+    /// `None` when that listing failed (e.g. the credentials may not call ListAccounts): then
+    /// membership is asked per account (DescribeAccount).
+    pub members: Option<MembershipIndex>,
     /// When the last successful sweep was made.
     pub refreshed_at: Timestamp,
     /// The error of the last sweep if it failed (the index is then the previous one).
@@ -162,7 +169,19 @@ impl HandshakeObserver {
     /// One sweep, without the lock (the callers hold it).
     async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
         match clients.list_invite_handshakes().await {
-            Ok(list) => Ok(self.apply_sweep(profile, list, now)),
+            Ok(list) => {
+                // Listed after the handshakes: an ACCEPTED handshake of this sweep has its
+                // account among these members unless it left since.
+                let members = match clients.list_accounts().await {
+                    Ok(members) => Some(members),
+                    Err(e) => {
+                        tracing::warn!(profile = %profile, reason = %e.reason(), error = %e,
+                            "membership sweep (ListAccounts) failed; membership is asked per account");
+                        None
+                    }
+                };
+                Ok(self.apply_sweep(profile, list, members, now))
+            }
             Err(e) => {
                 let mut views = self.write();
                 match views.get_mut(profile) {
@@ -173,6 +192,7 @@ impl HandshakeObserver {
                             profile.to_string(),
                             ProfileView {
                                 index: HandshakeIndex::default(),
+                                members: None,
                                 refreshed_at: Timestamp::UNIX_EPOCH,
                                 last_error: Some(SweepError::new(&e, now)),
                             },
@@ -185,13 +205,27 @@ impl HandshakeObserver {
     }
 
     /// Installs the result of a sweep made at `now` (what [`Self::refresh`] does after the
-    /// call); returns the accounts whose handshakes changed. Handshakes recorded with
-    /// [`Self::record_sent`] that the sweep does not list yet (AWS lists are eventually
-    /// consistent) are kept while they are younger than the sweep.
-    pub fn apply_sweep(&self, profile: &str, handshakes: Vec<Handshake>, now: Timestamp) -> Vec<String> {
+    /// calls); returns the accounts whose handshakes or membership changed. Handshakes recorded
+    /// with [`Self::record_sent`] that the sweep does not list yet (AWS lists are eventually
+    /// consistent) are kept while they are younger than the sweep. `members` is `None` when
+    /// ListAccounts failed.
+    pub fn apply_sweep(
+        &self,
+        profile: &str,
+        handshakes: Vec<Handshake>,
+        members: Option<Vec<MemberAccount>>,
+        now: Timestamp,
+    ) -> Vec<String> {
         let mut index = HandshakeIndex::new(handshakes, now);
+        let members = members.map(|m| MembershipIndex::new(m, now));
         let mut views = self.write();
-        let changed = match views.get(profile) {
+        // Membership changes between two listings (the first listing wakes nobody: every
+        // invite is reconciled at start anyway, and a failed listing is no change).
+        let member_changes = match (views.get(profile).and_then(|v| v.members.as_ref()), &members) {
+            (Some(old), Some(new)) => new.diff(old),
+            _ => Vec::new(),
+        };
+        let handshake_changes = match views.get(profile) {
             Some(old) => {
                 // Keep just-sent handshakes the sweep missed (sent after the previous sweep).
                 for h in old.index.iter() {
@@ -207,10 +241,15 @@ impl HandshakeObserver {
             profile.to_string(),
             ProfileView {
                 index,
+                members,
                 refreshed_at: now,
                 last_error: None,
             },
         );
+        let mut changed = handshake_changes;
+        changed.extend(member_changes);
+        changed.sort();
+        changed.dedup();
         changed
     }
 
@@ -237,6 +276,7 @@ impl HandshakeObserver {
         let mut views = self.write();
         let view = views.entry(profile.to_string()).or_insert_with(|| ProfileView {
             index: HandshakeIndex::default(),
+            members: None,
             refreshed_at: Timestamp::UNIX_EPOCH,
             last_error: None,
         });
@@ -325,12 +365,12 @@ mod tests {
         use HandshakeState::*;
         let obs = HandshakeObserver::new();
         assert!(obs.view("p").is_none());
-        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], ts(10));
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], None, ts(10));
         assert_eq!(changed, vec!["111111111111"]);
         assert!(obs.is_synced("p"));
-        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], ts(20));
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], None, ts(20));
         assert!(changed.is_empty());
-        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Accepted, 0)], ts(30));
+        let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Accepted, 0)], None, ts(30));
         assert_eq!(changed, vec!["111111111111"]);
         let v = obs.view("p").expect("view");
         assert_eq!(v.refreshed_at, ts(30));
@@ -344,7 +384,7 @@ mod tests {
     fn sent_handshakes_count_before_the_next_sweep() {
         use HandshakeState::*;
         let obs = HandshakeObserver::new();
-        obs.apply_sweep("p", vec![], ts(10));
+        obs.apply_sweep("p", vec![], None, ts(10));
         obs.record_sent("p", hs("h-2", "222222222222", Open, 15));
         let v = obs.view("p").expect("view");
         assert_eq!(v.index.sent_in_last_24h(ts(16)), 1);
@@ -353,13 +393,57 @@ mod tests {
             Some("h-2")
         );
         // A sweep made before AWS lists it keeps it; no change reported for it.
-        let changed = obs.apply_sweep("p", vec![], ts(20));
+        let changed = obs.apply_sweep("p", vec![], None, ts(20));
         assert!(changed.is_empty());
         assert!(obs.view("p").expect("view").index.get("h-2").is_some());
         // Once listed and then gone from the list (e.g. a newer sweep after 30 days), it goes.
-        obs.apply_sweep("p", vec![hs("h-2", "222222222222", Open, 15)], ts(30));
-        let changed = obs.apply_sweep("p", vec![], ts(40));
+        obs.apply_sweep("p", vec![hs("h-2", "222222222222", Open, 15)], None, ts(30));
+        let changed = obs.apply_sweep("p", vec![], None, ts(40));
         assert_eq!(changed, vec!["222222222222"]);
         assert!(obs.view("p").expect("view").index.get("h-2").is_none());
+    }
+
+    fn member(id: &str) -> MemberAccount {
+        MemberAccount {
+            id: id.into(),
+            status: Some("ACTIVE".into()),
+            joined_at: Some(ts(0)),
+            joined_method: Some("INVITED".into()),
+        }
+    }
+
+    #[test]
+    fn membership_changes_wake_their_accounts() {
+        let obs = HandshakeObserver::new();
+        let first = obs.apply_sweep(
+            "p",
+            vec![],
+            Some(vec![member("111111111111"), member("333333333333")]),
+            ts(10),
+        );
+        assert!(first.is_empty(), "the first listing wakes nobody");
+        let view = obs.view("p").expect("view");
+        assert!(view.members.as_ref().is_some_and(|m| m.is_member("333333333333")));
+        // Nothing changed.
+        let same = obs.apply_sweep(
+            "p",
+            vec![],
+            Some(vec![member("111111111111"), member("333333333333")]),
+            ts(20),
+        );
+        assert!(same.is_empty());
+        // 333… left, 555… joined.
+        let changed = obs.apply_sweep(
+            "p",
+            vec![],
+            Some(vec![member("111111111111"), member("555555555555")]),
+            ts(30),
+        );
+        assert_eq!(changed, vec!["333333333333", "555555555555"]);
+        // A failed ListAccounts leaves no membership answer (asked per account instead) and
+        // reports no change.
+        let failed = obs.apply_sweep("p", vec![], None, ts(40));
+        assert!(failed.is_empty());
+        assert!(obs.view("p").expect("view").members.is_none());
     }
 }

@@ -225,6 +225,41 @@ impl ProfileClients {
         .await
     }
 
+    /// ListAccounts, all pages (at most 20 accounts per page, the API's MaxResults limit): every
+    /// member of the organization, its management account included. The membership sweep
+    /// (docs/architecture.md, "AWS usage and rate limits"); one limiter token per page.
+    pub async fn list_accounts(&self) -> Result<Vec<MemberAccount>, AwsError> {
+        const OP: &str = AwsAction::ListAccounts.name();
+        let result = async {
+            let mut pages = self.orgs.list_accounts().max_results(20).into_paginator().send();
+            let mut all = Vec::new();
+            loop {
+                self.limiter.acquire(OP).await;
+                let page = match pages.try_next().await {
+                    Ok(Some(page)) => page,
+                    Ok(None) => break,
+                    Err(e) => return Err(AwsError::from_sdk(OP, e, |_| None)),
+                };
+                for a in page.accounts() {
+                    let Some(id) = a.id() else {
+                        tracing::warn!("skipping an account listed without an ID");
+                        continue;
+                    };
+                    all.push(MemberAccount {
+                        id: id.to_string(),
+                        status: a.status().map(|s| s.as_str().to_string()),
+                        joined_at: a.joined_timestamp().and_then(to_timestamp),
+                        joined_method: a.joined_method().map(|m| m.as_str().to_string()),
+                    });
+                }
+            }
+            Ok(all)
+        }
+        .await;
+        self.observer.record(OP, outcome(&result));
+        result
+    }
+
     /// ListHandshakesForOrganization with Filter ActionType=INVITE, all pages. Handshakes AWS
     /// returns incomplete are skipped (with a warning).
     pub async fn list_invite_handshakes(&self) -> Result<Vec<Handshake>, AwsError> {

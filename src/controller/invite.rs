@@ -24,7 +24,7 @@ use crate::handshake::{Handshake, HandshakeState};
 use crate::reason::{EventReason, Reason};
 use crate::reconcile::conditions;
 use crate::reconcile::invite::{
-    Action, Decision, EventNote, IamCheck, Need, Observation, Plan, ProfileView, SendFailure, decide,
+    Action, Decision, EventNote, IamCheck, Membership, Need, Observation, Plan, ProfileView, SendFailure, decide,
     record_send_failure, record_sent,
 };
 use crate::reconcile::profile::{budget_left, namespace_allowed};
@@ -87,11 +87,20 @@ async fn apply(invite: &AwsAccountInvite, ctx: &Context) -> Result<Requeue, Erro
         failure = act(invite, &mut obs, connected, &mut plan, ctx).await?;
     }
     record(ctx, invite, &plan).await?;
+    if plan
+        .events
+        .iter()
+        .any(|e| e.reason == EventReason::AccountLeftOrganization)
+    {
+        ctx.config.metrics.account_left(&invite.spec.billing_profile);
+    }
     if let Some(e) = failure {
         return Err(e.into());
     }
+    // Never a per-invite loop faster than the poll interval: what changes in AWS is seen by
+    // the sweep, which wakes the invite (docs/architecture.md, "AWS usage and rate limits").
     Ok(match plan.requeue_after {
-        Some(after) => Requeue::requeue(after),
+        Some(after) => Requeue::requeue(after.max(ctx.config.poll_interval)),
         None => Requeue::await_change(),
     })
 }
@@ -104,9 +113,9 @@ async fn observe<'a>(
     ctx: &Context,
 ) -> Result<(Observation<'a>, Option<Connected>), Error> {
     let (profile, connected) = profile_view(invite, ctx).await?;
-    let (recorded_handshake, pending_for_account) = match &connected {
+    let seen = match &connected {
         Some(connected) => handshakes(invite, status, &connected.clients, ctx).await?,
-        None => (None, None),
+        None => Seen::default(),
     };
     let annotations = invite.annotations();
     let iam_confirmed = annotations
@@ -125,40 +134,90 @@ async fn observe<'a>(
         profile,
         profile_verification,
         membership: None,
-        recorded_handshake,
-        pending_for_account,
+        listed_membership: seen.listed_membership,
+        recorded_handshake: seen.recorded,
+        handshake_gone: seen.gone,
+        sent_since_created: seen.sent_since_created,
+        pending_for_account: seen.pending,
         iam: None,
         now: ctx.now(),
     };
     Ok((obs, connected))
 }
 
-/// The recorded handshake as AWS shows it now, and a pending invitation to the account.
+/// What the profile's sweep (and, where it cannot answer, DescribeHandshake) says about this
+/// invite's account.
+#[derive(Default)]
+struct Seen {
+    /// The recorded handshake as AWS shows it now.
+    recorded: Option<Handshake>,
+    /// AWS no longer knows the recorded handshake.
+    gone: bool,
+    /// The newest pending invitation to the account.
+    pending: Option<Handshake>,
+    /// The account's membership as the last ListAccounts sweep listed it. `None` when that
+    /// sweep failed, or when the recorded handshake was read after the sweep (the sweep's
+    /// membership is then older than the handshake's state).
+    listed_membership: Option<Membership>,
+    /// This organization's invitations to the account since the invite was created.
+    sent_since_created: u32,
+}
+
+/// The recorded handshake as AWS shows it now, a pending invitation to the account, the
+/// account's listed membership and the invitations AWS holds for this invite, all from the
+/// profile's sweep. DescribeHandshake only for a recorded handshake sent after the last sweep
+/// that the index does not hold (never while the sweep can answer).
 async fn handshakes(
     invite: &AwsAccountInvite,
     status: &AwsAccountInviteStatus,
     clients: &ProfileClients,
     ctx: &Context,
-) -> Result<(Option<Handshake>, Option<Handshake>), Error> {
+) -> Result<Seen, Error> {
     let recorded = status.handshake.as_ref();
-    let (mut seen, pending) = ctx
+    let account = &invite.spec.account_id;
+    let created = invite.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let (mut seen, swept_at) = ctx
         .observer
         .with_view(&invite.spec.billing_profile, |v| {
-            let seen = recorded.and_then(|h| v.index.get(&h.id).cloned());
-            (seen, v.index.pending_for_account(&invite.spec.account_id).cloned())
+            let sent = v
+                .index
+                .for_account(account)
+                .into_iter()
+                .filter(|h| created.is_none_or(|c| h.requested_at >= c))
+                .count();
+            let seen = Seen {
+                recorded: recorded.and_then(|h| v.index.get(&h.id).cloned()),
+                gone: false,
+                pending: v.index.pending_for_account(account).cloned(),
+                listed_membership: v.members.as_ref().map(|m| match m.get(account) {
+                    Some(member) => Membership::Member {
+                        joined_at: member.joined_at,
+                    },
+                    None => Membership::NotMember,
+                }),
+                sent_since_created: u32::try_from(sent).unwrap_or(u32::MAX),
+            };
+            (seen, v.refreshed_at)
         })
         .unwrap_or_default();
-    if let (Some(h), None) = (recorded, &seen)
-        && HandshakeState::parse(&h.state).is_some_and(|s| s.is_pending())
-    {
-        // Recorded but not in the index (older than the sweep, or listed no more): ask AWS.
-        match clients.describe_handshake(&h.id).await {
-            Ok(found) => seen = Some(found),
-            Err(e) if e.is_handshake_gone() => {}
-            Err(e) => return Err(e.into()),
+    if let (Some(h), None) = (recorded, &seen.recorded) {
+        let requested = h.requested_at.as_ref().map(|t| t.0);
+        if requested.is_some_and(|at| at < swept_at) {
+            // A sweep made after it was sent does not list it: AWS no longer knows it.
+            seen.gone = true;
+        } else if HandshakeState::parse(&h.state).is_some_and(|s| s.is_pending()) {
+            // Sent after the last sweep and not in the index (another replica sent it): ask AWS.
+            match clients.describe_handshake(&h.id).await {
+                Ok(found) => {
+                    seen.recorded = Some(found);
+                    seen.listed_membership = None;
+                }
+                Err(e) if e.is_handshake_gone() => seen.gone = true,
+                Err(e) => return Err(e.into()),
+            }
         }
     }
-    Ok((seen, pending))
+    Ok(seen)
 }
 
 /// What the profile looks like from this invite, and its clients when Ready.
@@ -245,12 +304,15 @@ async fn decide_fully(
         };
         match need {
             Need::Membership => {
-                let accepted = obs
-                    .recorded_handshake
-                    .as_ref()
-                    .is_some_and(|h| h.state == HandshakeState::Accepted);
+                // Asked where the sweep cannot answer (no ListAccounts answer: the cache may
+                // serve) or to confirm a fact the sweep contradicts (then always fresh).
+                let fresh = obs.listed_membership.is_some()
+                    || obs
+                        .recorded_handshake
+                        .as_ref()
+                        .is_some_and(|h| h.state == HandshakeState::Accepted);
                 let (name, account) = (&invite.spec.billing_profile, &invite.spec.account_id);
-                obs.membership = Some(ctx.membership(name, clients, account, accepted).await?);
+                obs.membership = Some(ctx.membership(name, clients, account, fresh).await?);
             }
             Need::IamAccess => obs.iam = Some(check_iam(invite, profile, clients, ctx).await?),
         }

@@ -73,10 +73,22 @@ pub struct Observation<'a> {
     pub profile: ProfileView,
     /// The profile's default IAM verification mode.
     pub profile_verification: Option<IamVerification>,
-    /// Observed on demand (see [`Need::Membership`]).
+    /// Observed on demand (see [`Need::Membership`]): DescribeAccount, where the membership
+    /// sweep cannot answer or contradicts another fact (an accepted invitation, a join seen).
     pub membership: Option<Membership>,
+    /// The account's membership as the organization's last ListAccounts sweep lists it (None:
+    /// no sweep answer, e.g. ListAccounts is not allowed).
+    pub listed_membership: Option<Membership>,
     /// The recorded handshake as AWS shows it now (None: not seen in the latest sweep).
     pub recorded_handshake: Option<Handshake>,
+    /// AWS no longer knows the recorded handshake: a sweep made after it was sent does not
+    /// list it, or DescribeHandshake answered HandshakeNotFound (AWS drops an ended handshake
+    /// 30 days after it ended).
+    pub handshake_gone: bool,
+    /// This organization's invitations to this account requested since the invite was
+    /// created, in any state, as AWS lists them: attempts count these, not only `status.attempts`
+    /// (a status restored from a backup, or a send the status never recorded).
+    pub sent_since_created: u32,
     /// A pending invitation to this account from this organization (adoption candidate).
     pub pending_for_account: Option<Handshake>,
     /// Observed on demand (see [`Need::IamAccess`]).
@@ -143,6 +155,7 @@ impl Plan {
     fn new(obs: &Observation<'_>) -> Self {
         let mut status = obs.status.clone();
         status.observed_generation = obs.generation;
+        status.attempts = attempts_used(obs);
         Plan {
             action: Action::None,
             status,
@@ -181,6 +194,16 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
         }
     };
     if is_joined(obs.status) {
+        // The truth comes from AWS every time: an account that left (was removed, moved to
+        // another organization) after joining is noticed; the sweep's "not a member" is confirmed
+        // once with DescribeAccount (ListAccounts may lag behind a join just seen).
+        if obs.listed_membership == Some(Membership::NotMember) {
+            match &obs.membership {
+                None => return Decision::Observe(Need::Membership),
+                Some(Membership::NotMember) => return account_left(obs, plan, organization_id),
+                Some(Membership::Member { .. }) => {}
+            }
+        }
         return decide_iam(obs, plan, None);
     }
     match obs.status.handshake.clone() {
@@ -216,7 +239,7 @@ fn profile_gate(obs: &Observation<'_>, plan: &mut Plan, profile: &ProfileView) {
 /// Nothing recorded: already a member? an invitation left by an earlier run? else send.
 fn decide_first(obs: &Observation<'_>, mut plan: Plan, organization_id: &str) -> Decision {
     let account = &obs.spec.account_id;
-    match &obs.membership {
+    match obs.membership.as_ref().or(obs.listed_membership.as_ref()) {
         None => return Decision::Observe(Need::Membership),
         Some(Membership::Member { joined_at }) => {
             let message =
@@ -236,10 +259,29 @@ fn decide_first(obs: &Observation<'_>, mut plan: Plan, organization_id: &str) ->
             );
             return decide_iam(obs, plan, Some(joined));
         }
+        Some(Membership::NotMember) if left_recorded(obs.status) => {
+            // It joined without an invitation and left: never invited again by itself.
+            return match new_reinvite_request(obs) {
+                Some(request) => send_or_queue(obs, plan, Some(request.to_owned())),
+                None => plan.act(),
+            };
+        }
         Some(Membership::NotMember) => {}
     }
     if let Some(pending) = &obs.pending_for_account {
         adopt(obs, &mut plan, pending);
+        return plan.act();
+    }
+    let max = obs.spec.reinvite.max_attempts;
+    if attempts_used(obs) >= max {
+        // AWS holds as many invitations for this invite as it may send (its status forgot
+        // them, e.g. restored from a backup): none more.
+        let message = format!(
+            "AWS lists {} invitations from {organization_id} to account {account} since this invite was created; all \
+             {max} allowed by spec.reinvite.maxAttempts were sent; raise it to try again",
+            attempts_used(obs)
+        );
+        stall(obs, &mut plan, Reason::MaxAttemptsReached, message);
         return plan.act();
     }
     if refused_for_this_generation(obs) {
@@ -262,6 +304,9 @@ fn follow_handshake(
     organization_id: &str,
 ) -> Decision {
     let seen = obs.recorded_handshake.as_ref();
+    if seen.is_none() && obs.handshake_gone {
+        return follow_gone(obs, plan, recorded, organization_id);
+    }
     let state = seen
         .map(|h| h.state)
         .or_else(|| HandshakeState::parse(&recorded.state))
@@ -272,7 +317,7 @@ fn follow_handshake(
     let (account, id) = (&obs.spec.account_id, &recorded.id);
     let ended = match state {
         HandshakeState::Open | HandshakeState::Requested => return decide_open(obs, plan, recorded),
-        HandshakeState::Accepted => match &obs.membership {
+        HandshakeState::Accepted => match accepted_membership(obs) {
             None => return Decision::Observe(Need::Membership),
             Some(Membership::Member { joined_at }) => {
                 let message = format!("Account {account} joined {organization_id}");
@@ -293,6 +338,88 @@ fn follow_handshake(
     decide_ended(obs, plan, recorded, ended, organization_id)
 }
 
+/// The membership that settles an accepted invitation: the sweep's "member"; otherwise a
+/// DescribeAccount answer (the sweep may lag behind an acceptance), unless the status already
+/// says the account left (then the sweep's "not a member" is enough: no call per reconcile).
+fn accepted_membership<'a>(obs: &'a Observation<'_>) -> Option<&'a Membership> {
+    match (&obs.listed_membership, &obs.membership) {
+        (Some(listed @ Membership::Member { .. }), _) => Some(listed),
+        (_, Some(confirmed)) => Some(confirmed),
+        (Some(listed), None) if left_recorded(obs.status) => Some(listed),
+        _ => None,
+    }
+}
+
+/// AWS no longer knows the recorded handshake. An end the status recorded stands; otherwise
+/// membership says what happened: a member joined (the acceptance was purged), else the
+/// invitation ended unseen and is treated as expired (the re-invite policy decides).
+fn follow_gone(obs: &Observation<'_>, mut plan: Plan, recorded: &HandshakeStatus, organization_id: &str) -> Decision {
+    let recorded_state = HandshakeState::parse(&recorded.state);
+    let ended = match recorded_state {
+        Some(HandshakeState::Declined) => Some(Ended::Declined),
+        Some(HandshakeState::Expired) => Some(Ended::Expired),
+        Some(HandshakeState::Canceled) => Some(Ended::Canceled),
+        _ => None,
+    };
+    if let Some(ended) = ended {
+        return decide_ended(obs, plan, recorded, ended, organization_id);
+    }
+    let (account, id) = (&obs.spec.account_id, &recorded.id);
+    match obs.listed_membership.as_ref().or(obs.membership.as_ref()) {
+        None => Decision::Observe(Need::Membership),
+        Some(Membership::Member { joined_at }) => {
+            let message = format!("Account {account} joined {organization_id}");
+            if recorded_state != Some(HandshakeState::Accepted) {
+                plan.note(
+                    false,
+                    EventReason::Accepted,
+                    format!(
+                        "Account {account} accepted invitation {id} and joined {organization_id} (AWS no longer lists \
+                         the invitation: it drops ended ones after 30 days)"
+                    ),
+                );
+            }
+            let joined = record_joined(obs, &mut plan, organization_id, *joined_at, Reason::Accepted, message);
+            decide_iam(obs, plan, Some(joined))
+        }
+        Some(Membership::NotMember) if recorded_state == Some(HandshakeState::Accepted) => {
+            decide_ended(obs, plan, recorded, Ended::Left, organization_id)
+        }
+        Some(Membership::NotMember) => decide_ended(obs, plan, recorded, Ended::Vanished, organization_id),
+    }
+}
+
+/// Joined earlier, now not a member (left, removed, or moved to another organization): Ready
+/// goes False with its own reason and a Warning; no invitation is sent by itself.
+fn account_left(obs: &Observation<'_>, mut plan: Plan, organization_id: &str) -> Decision {
+    let account = &obs.spec.account_id;
+    let message = format!(
+        "Account {account} is no longer a member of {organization_id}: it left, was removed, or moved to another \
+         organization. The operator does not invite it again by itself; ask the account owner, then set annotation \
+         {REINVITE_ANNOTATION} to a new value to send an invitation"
+    );
+    plan.note(true, EventReason::AccountLeftOrganization, message.clone());
+    plan.stand(
+        obs,
+        Standing::Ended {
+            reason: Reason::AccountLeftOrganization,
+            message,
+        },
+    );
+    plan.act()
+}
+
+/// Whether the status records that the account left the organization after joining.
+fn left_recorded(status: &AwsAccountInviteStatus) -> bool {
+    cond::find(&status.conditions, cond::ACCOUNT_JOINED)
+        .is_some_and(|c| c.status == "False" && c.reason == Reason::AccountLeftOrganization.as_str())
+}
+
+/// Invitations used: what the status recorded or what AWS lists for this invite, whichever is more.
+fn attempts_used(obs: &Observation<'_>) -> u32 {
+    obs.status.attempts.max(obs.sent_since_created)
+}
+
 /// How a handshake ended without the account joining.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
@@ -301,13 +428,16 @@ enum Ended {
     Canceled,
     /// Accepted, but the account is no longer a member.
     Left,
+    /// AWS no longer knows it and the account is not a member: it ended unseen (ended
+    /// handshakes are listed for 30 days); treated as expired.
+    Vanished,
 }
 
 impl Ended {
     fn reason(self) -> Reason {
         match self {
             Self::Declined => Reason::Declined,
-            Self::Expired => Reason::Expired,
+            Self::Expired | Self::Vanished => Reason::Expired,
             Self::Canceled => Reason::Canceled,
             Self::Left => Reason::AccountLeftOrganization,
         }
@@ -316,7 +446,7 @@ impl Ended {
     fn event(self) -> EventReason {
         match self {
             Self::Declined => EventReason::Declined,
-            Self::Expired => EventReason::Expired,
+            Self::Expired | Self::Vanished => EventReason::Expired,
             Self::Canceled => EventReason::Canceled,
             Self::Left => EventReason::AccountLeftOrganization,
         }
@@ -326,7 +456,7 @@ impl Ended {
     fn what_to_do(self, message: &str) -> String {
         let hint = match self {
             Self::Declined => " spec.reinvite.onDeclined is false;",
-            Self::Expired => " spec.reinvite.onExpired is false;",
+            Self::Expired | Self::Vanished => " spec.reinvite.onExpired is false;",
             Self::Canceled | Self::Left => "",
         };
         format!("{message}.{hint} set annotation {REINVITE_ANNOTATION} to a new value to send another invitation")
@@ -342,6 +472,13 @@ impl Ended {
             ),
             Self::Expired => (
                 format!("Invitation {id} to account {account} expired unanswered after 15 days"),
+                policy.on_expired,
+            ),
+            Self::Vanished => (
+                format!(
+                    "Invitation {id} to account {account} is no longer known to AWS (it lists an ended invitation for \
+                     30 days) and the account is not a member of {organization_id}: treated as expired"
+                ),
                 policy.on_expired,
             ),
             Self::Canceled => {
@@ -378,7 +515,7 @@ fn refused_for_this_generation(obs: &Observation<'_>) -> bool {
 
 /// The recorded handshake is still open: wait, or resend when asked to.
 fn decide_open(obs: &Observation<'_>, plan: Plan, recorded: &HandshakeStatus) -> Decision {
-    let attempts_left = obs.status.attempts < obs.spec.reinvite.max_attempts;
+    let attempts_left = attempts_used(obs) < obs.spec.reinvite.max_attempts;
     // A new value of the reinvite annotation: "I got no email".
     let mut plan = match new_reinvite_request(obs) {
         Some(request) => match reinvite(obs, plan, recorded, request, attempts_left) {
@@ -404,7 +541,11 @@ fn decide_open(obs: &Observation<'_>, plan: Plan, recorded: &HandshakeStatus) ->
         .as_ref()
         .map(|t| t.0)
         .or_else(|| recorded.requested_at.as_ref().map(|t| t.0 + HANDSHAKE_LIFETIME));
-    let to_expiry = expiry.map(|e| until(obs.now, e) + Duration::from_secs(1));
+    // AWS marks it EXPIRED and the sweep wakes the invite; this is only a safety net, and
+    // never a loop once the expiry is past.
+    let to_expiry = expiry
+        .filter(|e| *e > obs.now)
+        .map(|e| until(obs.now, e) + Duration::from_secs(1));
     plan.requeue_after = [plan.requeue_after, to_expiry, Some(Duration::from_secs(3600))]
         .into_iter()
         .flatten()
@@ -485,7 +626,7 @@ fn decide_ended(
     let (message, policy_resends) = ended.describe(obs, recorded, organization_id);
     let why = ended.reason();
     let request = new_reinvite_request(obs).map(str::to_owned);
-    let attempts_left = obs.status.attempts < obs.spec.reinvite.max_attempts;
+    let attempts_left = attempts_used(obs) < obs.spec.reinvite.max_attempts;
     let was_pending = HandshakeState::parse(&recorded.state).is_some_and(|s| s.is_pending());
     if was_pending {
         plan.note(true, ended.event(), message.clone());
@@ -525,7 +666,11 @@ fn decide_ended(
     if let Some(request) = request {
         plan.status.last_reinvite_request = Some(request);
     }
-    stall(obs, &mut plan, why, message);
+    if obs.status.phase != Some(InvitePhase::Failed) || !cond::is_true(&obs.status.conditions, cond::STALLED) {
+        plan.note(true, EventReason::Stalled, message.clone());
+    }
+    plan.stand(obs, Standing::Ended { reason: why, message });
+    plan.requeue_after = None;
     plan.act()
 }
 
@@ -581,7 +726,7 @@ pub fn record_sent(
         "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
         handshake.id, spec.account_id, status.attempts, spec.reinvite.max_attempts
     );
-    let message = with_acceptance_advice(status, &lead);
+    let message = with_acceptance_advice(status, &lead, now);
     standing::write(status, &Standing::Invited { message }, generation, now);
     EventNote {
         warning: false,
@@ -664,14 +809,15 @@ pub fn record_send_failure(
 fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     push_history(&mut plan.status, obs.now);
     plan.status.handshake = Some(handshake_status(pending));
-    plan.status.attempts = plan.status.attempts.saturating_add(1);
+    // The adopted invitation counts once, whether AWS lists it since the invite's creation or not.
+    plan.status.attempts = obs.status.attempts.saturating_add(1).max(obs.sent_since_created);
     plan.status.last_invited_at = Some(Time(obs.now.min(pending.requested_at)));
     let lead = format!(
         "Adopted open invitation {} to account {} (sent earlier, not yet recorded); waiting for the account owner to \
          accept it",
         pending.id, obs.spec.account_id
     );
-    let message = with_acceptance_advice(&plan.status, &lead);
+    let message = with_acceptance_advice(&plan.status, &lead, obs.now);
     plan.stand(obs, Standing::Invited { message });
     plan.note(false, EventReason::Adopted, lead);
     plan.requeue_after = Some(Duration::from_secs(3600));
@@ -687,23 +833,26 @@ pub const ANOTHER_ORGANIZATION_ADVICE: &str = "If the account is a member of ano
      that organization instead, use a BillingTransfer: the payer takes over its bill (AWS billing transfer).";
 
 /// `lead` says which invitation ("... waiting for the account owner to accept it"); the message
-/// adds where, until when, and what an account in another organization must do first.
-fn with_acceptance_advice(status: &AwsAccountInviteStatus, lead: &str) -> String {
-    let expires = status
-        .handshake
-        .as_ref()
-        .and_then(|h| h.expires_at.as_ref())
-        .map(|t| format!(" before it expires at {}", t.0))
-        .unwrap_or_default();
+/// adds where, until when (never a time already past at `now`), and what an account in another
+/// organization must do first.
+fn with_acceptance_advice(status: &AwsAccountInviteStatus, lead: &str, now: Timestamp) -> String {
+    let expires = match status.handshake.as_ref().and_then(|h| h.expires_at.as_ref()) {
+        Some(t) if t.0 > now => format!(" before it expires at {}", t.0),
+        Some(t) => format!(" (its expiry, {}, has passed: AWS ends it shortly)", t.0),
+        None => String::new(),
+    };
     format!("{lead} in the AWS Organizations console{expires}. {ANOTHER_ORGANIZATION_ADVICE}")
 }
 
 fn invited_message(obs: &Observation<'_>, recorded: &HandshakeStatus) -> String {
     let lead = format!(
         "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
-        recorded.id, obs.spec.account_id, obs.status.attempts, obs.spec.reinvite.max_attempts
+        recorded.id,
+        obs.spec.account_id,
+        attempts_used(obs),
+        obs.spec.reinvite.max_attempts
     );
-    with_acceptance_advice(obs.status, &lead)
+    with_acceptance_advice(obs.status, &lead, obs.now)
 }
 
 /// Records the join facts (when, where) and returns how the account joined, for the standing.

@@ -65,7 +65,10 @@ fn observe<'a>(spec: &'a AwsAccountInviteSpec, status: &'a AwsAccountInviteStatu
         profile: ready_profile(20),
         profile_verification: None,
         membership: None,
+        listed_membership: None,
         recorded_handshake: None,
+        handshake_gone: false,
+        sent_since_created: 0,
         pending_for_account: None,
         iam: None,
         now: ts(now),
@@ -509,6 +512,9 @@ proptest! {
         on_declined in any::<bool>(),
         reinvite in proptest::option::of("[a-z]{1,3}"),
         member in any::<bool>(),
+        listed in proptest::option::of(any::<bool>()),
+        gone in any::<bool>(),
+        sent_since_created in 0u32..5,
     ) {
         let mut spec = spec();
         spec.reinvite.max_attempts = max_attempts;
@@ -533,7 +539,10 @@ proptest! {
             profile: ready_profile(budget),
             profile_verification: None,
             membership: Some(if member { Membership::Member { joined_at: None } } else { Membership::NotMember }),
-            recorded_handshake: recorded_h.clone(),
+            listed_membership: listed.map(|m| if m { Membership::Member { joined_at: None } } else { Membership::NotMember }),
+            recorded_handshake: if gone { None } else { recorded_h.clone() },
+            handshake_gone: gone,
+            sent_since_created,
             pending_for_account: pending_h.clone(),
             iam: Some(IamCheck::Verified),
             now,
@@ -544,6 +553,7 @@ proptest! {
                 let pending_other = pending_h.as_ref().is_some_and(|p| recorded_h.as_ref().is_none_or(|r| r.id != p.id));
                 prop_assert!(!pending_other, "sent while another invitation is pending");
                 prop_assert!(status.attempts < max_attempts, "sent beyond maxAttempts");
+                prop_assert!(sent_since_created < max_attempts, "sent beyond maxAttempts as AWS counts them");
                 prop_assert!(budget > 0, "sent without budget");
                 if recorded_h.is_some() {
                     prop_assert!(minutes_since_sent >= 5, "sent within 5 minutes of the last invitation");
@@ -595,4 +605,277 @@ fn a_refused_send_is_not_repeated_until_the_spec_or_the_reinvite_annotation_chan
         "{:?}",
         edited.action
     );
+}
+
+/// The stale-facts table (issue 10, item 1): the recorded handshake is gone from AWS, or the
+/// account's membership changed, while the operator was not looking. Each row: what the status
+/// recorded, what AWS shows now, and what the decision does.
+#[test]
+fn stale_facts_are_resolved_from_what_aws_shows_now() {
+    struct Row {
+        name: &'static str,
+        recorded: HandshakeState,
+        listed: Option<bool>,
+        on_expired: bool,
+        phase: InvitePhase,
+        sends: bool,
+        joined: (&'static str, &'static str),
+    }
+    let rows = [
+        // Accepted while the operator was down, purged 30 days later: membership says joined.
+        Row {
+            name: "purged acceptance",
+            recorded: HandshakeState::Open,
+            listed: Some(true),
+            on_expired: true,
+            phase: InvitePhase::Ready,
+            sends: false,
+            joined: ("True", "Accepted"),
+        },
+        // Ended unseen (expired, declined or canceled) and purged: treated as expired.
+        Row {
+            name: "purged, re-invite policy",
+            recorded: HandshakeState::Open,
+            listed: Some(false),
+            on_expired: true,
+            phase: InvitePhase::Invited,
+            sends: true,
+            joined: ("False", "AwaitingAcceptance"),
+        },
+        Row {
+            name: "purged, no re-invite",
+            recorded: HandshakeState::Open,
+            listed: Some(false),
+            on_expired: false,
+            phase: InvitePhase::Failed,
+            sends: false,
+            joined: ("False", "Expired"),
+        },
+        // An end the status recorded stands when AWS drops the handshake.
+        Row {
+            name: "recorded decline",
+            recorded: HandshakeState::Declined,
+            listed: Some(false),
+            on_expired: true,
+            phase: InvitePhase::Failed,
+            sends: false,
+            joined: ("False", "Declined"),
+        },
+        // Recorded accepted, gone, not a member: it left.
+        Row {
+            name: "accepted then left",
+            recorded: HandshakeState::Accepted,
+            listed: Some(false),
+            on_expired: true,
+            phase: InvitePhase::Failed,
+            sends: false,
+            joined: ("False", "AccountLeftOrganization"),
+        },
+    ];
+    for row in rows {
+        let mut spec = spec();
+        spec.reinvite.on_expired = row.on_expired;
+        let h = handshake("h-stale0000001", row.recorded, T0);
+        let mut status = invited_status(&handshake("h-stale0000001", HandshakeState::Open, T0), 1);
+        if let Some(recorded) = status.handshake.as_mut() {
+            recorded.state = row.recorded.as_str().to_owned();
+        }
+        let mut obs = observe(&spec, &status, "2026-12-17T00:00:00Z");
+        obs.handshake_gone = true;
+        obs.sent_since_created = 1;
+        obs.listed_membership = row.listed.map(|m| {
+            if m {
+                Membership::Member {
+                    joined_at: Some(h.requested_at),
+                }
+            } else {
+                Membership::NotMember
+            }
+        });
+        let mut plan = act(decide(&obs));
+        if row.sends {
+            assert!(plan.action.sends(), "{}: {:?}", row.name, plan.action);
+            let next = handshake("h-stale0000002", HandshakeState::Open, "2026-12-17T00:00:00Z");
+            record_sent(&mut plan.status, &spec, Some(1), &next, None, obs.now);
+            assert_eq!(plan.status.attempts, 2, "{}", row.name);
+        } else {
+            assert_eq!(plan.action, Action::None, "{}", row.name);
+        }
+        assert_eq!(plan.status.phase, Some(row.phase), "{}", row.name);
+        assert_eq!(condition(&plan, cond::ACCOUNT_JOINED), row.joined, "{}", row.name);
+        if row.phase == InvitePhase::Failed {
+            let sent = cond::find(&plan.status.conditions, cond::INVITATION_SENT).expect("sent");
+            assert_ne!(
+                sent.reason,
+                Reason::AwaitingAcceptance.as_str(),
+                "{}: {}",
+                row.name,
+                sent.message
+            );
+            assert!(
+                !sent.message.contains("before it expires"),
+                "{}: {}",
+                row.name,
+                sent.message
+            );
+        }
+    }
+    // No membership answer from the sweep: ask (DescribeAccount), never guess.
+    let spec = spec();
+    let status = invited_status(&handshake("h-stale0000001", HandshakeState::Open, T0), 1);
+    let mut obs = observe(&spec, &status, "2026-12-17T00:00:00Z");
+    obs.handshake_gone = true;
+    assert_eq!(decide(&obs), Decision::Observe(Need::Membership));
+}
+
+#[test]
+fn an_account_that_leaves_after_ready_is_noticed_and_not_invited_again() {
+    for with_handshake in [true, false] {
+        let spec = spec();
+        let h = handshake("h-joined000001", HandshakeState::Open, T0);
+        let mut status = if with_handshake {
+            invited_status(&h, 1)
+        } else {
+            AwsAccountInviteStatus::default()
+        };
+        let mut obs = observe(&spec, &status, "2026-11-02T00:00:00Z");
+        obs.recorded_handshake = with_handshake.then(|| Handshake {
+            state: HandshakeState::Accepted,
+            ..h.clone()
+        });
+        obs.listed_membership = Some(Membership::Member {
+            joined_at: Some(ts(T0)),
+        });
+        let ready = act(decide(&obs));
+        assert_eq!(ready.status.phase, Some(InvitePhase::Ready));
+        status = ready.status;
+
+        // The sweep no longer lists it: confirmed once, then Ready=False with its own reason.
+        let mut obs = observe(&spec, &status, "2026-11-20T00:00:00Z");
+        obs.recorded_handshake = with_handshake.then(|| Handshake {
+            state: HandshakeState::Accepted,
+            ..h.clone()
+        });
+        obs.listed_membership = Some(Membership::NotMember);
+        assert_eq!(decide(&obs), Decision::Observe(Need::Membership));
+        obs.membership = Some(Membership::Member { joined_at: None });
+        assert_eq!(
+            act(decide(&obs)).status.phase,
+            Some(InvitePhase::Ready),
+            "ListAccounts lagging"
+        );
+        obs.membership = Some(Membership::NotMember);
+        let left = act(decide(&obs));
+        assert_eq!(left.action, Action::None);
+        assert_eq!(left.status.phase, Some(InvitePhase::Failed));
+        assert_eq!(
+            condition(&left, cond::READY),
+            ("False", Reason::AccountLeftOrganization.as_str())
+        );
+        assert_eq!(condition(&left, cond::STALLED).0, "True");
+        assert!(
+            left.events
+                .iter()
+                .any(|e| e.warning && e.reason == EventReason::AccountLeftOrganization)
+        );
+
+        // Later looks: no invitation by itself, no DescribeAccount per look, no second event.
+        let status = left.status;
+        let mut obs = observe(&spec, &status, "2026-11-21T00:00:00Z");
+        obs.recorded_handshake = with_handshake.then(|| Handshake {
+            state: HandshakeState::Accepted,
+            ..h.clone()
+        });
+        obs.listed_membership = Some(Membership::NotMember);
+        let again = act(decide(&obs));
+        assert_eq!(again.action, Action::None, "with handshake: {with_handshake}");
+        assert_eq!(again.status.phase, Some(InvitePhase::Failed));
+        assert!(
+            again
+                .events
+                .iter()
+                .all(|e| e.reason != EventReason::AccountLeftOrganization)
+        );
+        // The reinvite annotation sends one.
+        obs.reinvite_request = Some("back");
+        assert!(act(decide(&obs)).action.sends(), "with handshake: {with_handshake}");
+    }
+}
+
+#[test]
+fn attempts_count_what_aws_holds_for_the_invite() {
+    let spec = spec(); // maxAttempts 3
+    let h = handshake("h-expired00001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-17T00:00:00Z");
+    obs.recorded_handshake = Some(Handshake {
+        state: HandshakeState::Expired,
+        ..h.clone()
+    });
+    obs.listed_membership = Some(Membership::NotMember);
+    obs.sent_since_created = 3; // two more were sent that the status never recorded
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::STALLED),
+        ("True", Reason::MaxAttemptsReached.as_str())
+    );
+    assert_eq!(plan.status.attempts, 3);
+    // With nothing recorded (a status restored from before the first send) the same holds.
+    let empty = AwsAccountInviteStatus::default();
+    let mut obs = observe(&spec, &empty, "2026-11-17T00:00:00Z");
+    obs.listed_membership = Some(Membership::NotMember);
+    obs.sent_since_created = 3;
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::STALLED),
+        ("True", Reason::MaxAttemptsReached.as_str())
+    );
+}
+
+#[test]
+fn an_open_invitation_past_its_expiry_neither_loops_nor_names_a_past_date() {
+    let spec = spec();
+    let h = handshake("h-late00000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    // AWS has not marked it EXPIRED yet, 16 days later.
+    let mut obs = observe(&spec, &status, "2026-11-17T00:00:00Z");
+    obs.recorded_handshake = Some(h.clone());
+    let plan = act(decide(&obs));
+    let (_, _, message) = {
+        let c = cond::find(&plan.status.conditions, cond::INVITATION_SENT).expect("sent");
+        (c.status.clone(), c.reason.clone(), c.message.clone())
+    };
+    assert!(!message.contains("before it expires"), "{message}");
+    assert!(message.contains("has passed"), "{message}");
+    assert!(
+        plan.requeue_after.is_some_and(|d| d >= Duration::from_secs(60)),
+        "no 1-second loop once the expiry is past: {:?}",
+        plan.requeue_after
+    );
+}
+
+#[test]
+fn a_cancel_made_outside_says_canceled_on_every_condition() {
+    let spec = spec();
+    let h = handshake("h-cancel000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-02T00:00:00Z");
+    obs.recorded_handshake = Some(Handshake {
+        state: HandshakeState::Canceled,
+        ..h
+    });
+    obs.sent_since_created = 1;
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    for type_ in [cond::INVITATION_SENT, cond::ACCOUNT_JOINED, cond::STALLED] {
+        let c = cond::find(&plan.status.conditions, type_).expect("condition");
+        assert_eq!(c.reason, Reason::Canceled.as_str(), "{type_}");
+        assert!(
+            !c.message.contains("AwaitingAcceptance") && !c.message.contains("expires"),
+            "{type_}: {}",
+            c.message
+        );
+    }
 }

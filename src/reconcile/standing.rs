@@ -66,6 +66,10 @@ pub enum Standing {
     },
     /// Nothing progresses without a change by a person.
     Stalled { reason: Reason, message: String },
+    /// The invitation ended without a join (declined, expired, canceled, attempts used up), or
+    /// the account left after joining, and the policy sends no other: like `Stalled`, and the
+    /// step conditions say how it ended (never an AwaitingAcceptance left behind).
+    Ended { reason: Reason, message: String },
     /// AWS refused this very invitation; nothing progresses without a change.
     Refused { reason: Reason, message: String },
 }
@@ -109,6 +113,7 @@ impl Standing {
             | Self::WaitingOnIam { message, .. }
             | Self::Ready { message, .. }
             | Self::Stalled { message, .. }
+            | Self::Ended { message, .. }
             | Self::Refused { message, .. } => message,
         }
     }
@@ -122,7 +127,7 @@ impl Standing {
             Self::Invited { .. } | Self::Reinviting { .. } => Some(InvitePhase::Invited),
             Self::WaitingOnIam { .. } => Some(InvitePhase::Joined),
             Self::Ready { .. } => Some(InvitePhase::Ready),
-            Self::Stalled { .. } | Self::Refused { .. } => Some(InvitePhase::Failed),
+            Self::Stalled { .. } | Self::Ended { .. } | Self::Refused { .. } => Some(InvitePhase::Failed),
         }
     }
 
@@ -160,11 +165,13 @@ impl Standing {
                 Set(false, Reason::Ready, ""),
                 NOT_STALLED,
             ],
-            Self::Stalled { reason, message } | Self::Refused { reason, message } => [
-                Set(false, *reason, message),
-                Set(false, *reason, ""),
-                Set(true, *reason, message),
-            ],
+            Self::Stalled { reason, message } | Self::Ended { reason, message } | Self::Refused { reason, message } => {
+                [
+                    Set(false, *reason, message),
+                    Set(false, *reason, ""),
+                    Set(true, *reason, message),
+                ]
+            }
         }
     }
 
@@ -193,6 +200,11 @@ impl Standing {
                 [sent, member, iam]
             }
             Self::Stalled { reason, message } if has_handshake => [Keep, Set(false, *reason, message), Keep],
+            // An invitation was sent (and ended) or not (the account joined without one).
+            Self::Ended { reason, message } if has_handshake => {
+                [Set(true, *reason, message), Set(false, *reason, message), Keep]
+            }
+            Self::Ended { reason, message } => [Keep, Set(false, *reason, message), Keep],
             Self::Refused { reason, message } => [Set(false, *reason, message), Keep, Keep],
             _ => [Keep, Keep, Keep],
         }
@@ -296,6 +308,10 @@ mod tests {
                 reason: r,
                 message: m.clone(),
             },
+            Standing::Ended {
+                reason: r,
+                message: m.clone(),
+            },
             Standing::Refused { reason: r, message: m },
         ]
     }
@@ -328,6 +344,7 @@ mod tests {
             ("-", "False", "False"),    // WaitingOnIam
             ("True", "False", "False"), // Ready
             ("False", "False", "True"), // Stalled
+            ("False", "False", "True"), // Ended
             ("False", "False", "True"), // Refused
         ];
         let standings = all();
@@ -407,5 +424,57 @@ mod tests {
             Some(("True".into(), "NotRequired".into()))
         );
         assert_eq!(status.phase, Some(InvitePhase::Ready));
+    }
+
+    #[test]
+    fn an_ended_invitation_leaves_no_awaiting_acceptance_behind() {
+        let mut status = AwsAccountInviteStatus {
+            handshake: Some(crate::api::HandshakeStatus {
+                id: "h-1".into(),
+                arn: None,
+                state: "CANCELED".into(),
+                requested_at: None,
+                expires_at: None,
+            }),
+            ..AwsAccountInviteStatus::default()
+        };
+        write(
+            &mut status,
+            &Standing::Invited {
+                message: "waiting … before it expires".into(),
+            },
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+        );
+        let ended = Standing::Ended {
+            reason: Reason::Canceled,
+            message: "Invitation h-1 was canceled".into(),
+        };
+        write(&mut status, &ended, Some(1), Timestamp::UNIX_EPOCH);
+        let get = |type_| {
+            cond::find(&status.conditions, type_).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        };
+        let canceled = "Invitation h-1 was canceled".to_owned();
+        assert_eq!(
+            get(cond::INVITATION_SENT),
+            Some(("True".into(), "Canceled".into(), canceled.clone()))
+        );
+        assert_eq!(
+            get(cond::ACCOUNT_JOINED),
+            Some(("False".into(), "Canceled".into(), canceled))
+        );
+        assert_eq!(status.phase, Some(InvitePhase::Failed));
+        // Without an invitation (joined without one, then left), InvitationSent is left as it was.
+        let mut joined_without = AwsAccountInviteStatus::default();
+        let left = Standing::Ended {
+            reason: Reason::AccountLeftOrganization,
+            message: "left".into(),
+        };
+        write(&mut joined_without, &left, Some(1), Timestamp::UNIX_EPOCH);
+        assert!(cond::find(&joined_without.conditions, cond::INVITATION_SENT).is_none());
+        assert_eq!(
+            cond::find(&joined_without.conditions, cond::ACCOUNT_JOINED).map(|c| c.reason.as_str()),
+            Some("AccountLeftOrganization")
+        );
     }
 }

@@ -114,6 +114,7 @@ pub struct Metrics {
     invites: Family<PhaseLabels, Gauge>,
     queue_length: Family<ProfileLabels, Gauge>,
     invitations_sent: Family<ProfileLabels, Counter>,
+    accounts_left: Family<ProfileLabels, Counter>,
     leader: Gauge,
     transfers: Family<PhaseLabels, Gauge>,
     transfer_invitations_sent: Family<ProfileLabels, Counter>,
@@ -165,6 +166,13 @@ impl Metrics {
             "Invitations sent to AWS, by BillingProfile",
             invitations_sent.clone(),
         );
+        let accounts_left = Family::<ProfileLabels, Counter>::default();
+        registry.register(
+            "accounts_left",
+            "Invited or adopted accounts found no longer members of the BillingProfile's organization (left, \
+             removed, or moved to another organization), by BillingProfile",
+            accounts_left.clone(),
+        );
         for phase in INVITE_PHASES {
             invites
                 .get_or_create(&PhaseLabels {
@@ -215,6 +223,7 @@ impl Metrics {
             invites,
             queue_length,
             invitations_sent,
+            accounts_left,
             leader,
         })
     }
@@ -286,6 +295,15 @@ impl Metrics {
     /// Counts one invitation sent through `profile`.
     pub fn invitation_sent(&self, profile: &str) {
         self.invitations_sent
+            .get_or_create(&ProfileLabels {
+                profile: profile.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one account found no longer a member of `profile`'s organization.
+    pub fn account_left(&self, profile: &str) {
+        self.accounts_left
             .get_or_create(&ProfileLabels {
                 profile: profile.to_owned(),
             })

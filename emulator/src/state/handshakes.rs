@@ -395,6 +395,37 @@ impl State {
         Ok(self.end(id, HandshakeState::Canceled, now))
     }
 
+    /// Ends an OPEN handshake as if its 15 days had passed (control API: an expiry without
+    /// moving the clock). Fails with HandshakeNotFound / InvalidHandshakeTransition.
+    pub fn expire_handshake(&mut self, id: &str, now: Time) -> Result<Handshake, AwsError> {
+        self.refresh(now);
+        let h = self
+            .handshakes
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AwsError::handshake_not_found(id))?;
+        Self::transition_check(&h, HandshakeState::Expired)?;
+        Ok(self.end(id, HandshakeState::Expired, now))
+    }
+
+    /// Drops a handshake as AWS does 30 days after it ended ("Handshakes that are CANCELED,
+    /// ACCEPTED, DECLINED, or EXPIRED show up in lists for only 30 days after entering that
+    /// state. After that they are deleted": AWS Organizations API reference, Handshake), without
+    /// moving the clock; an OPEN one is expired first. Returns the handshake as it was last.
+    pub fn purge_handshake(&mut self, id: &str, now: Time) -> Result<Handshake, AwsError> {
+        self.refresh(now);
+        let mut h = self
+            .handshakes
+            .remove(id)
+            .ok_or_else(|| AwsError::handshake_not_found(id))?;
+        if !h.state.is_ended() {
+            h.state = HandshakeState::Expired;
+            h.ended_at = Some(now);
+        }
+        self.sync_transfers();
+        Ok(h)
+    }
+
     fn end(&mut self, id: &str, state: HandshakeState, now: Time) -> Handshake {
         match self.handshakes.get_mut(id) {
             Some(h) => {

@@ -347,6 +347,44 @@ impl State {
         Ok(())
     }
 
+    /// The account moves to organization `org_id` by a way the operator's organization does
+    /// not see (it accepted that organization's invitation: AWS moves a member directly). A
+    /// management account cannot move; the target's account quota applies.
+    pub fn move_account(&mut self, account_id: &str, org_id: &str, now: Time) -> Result<Account, AwsError> {
+        let org = self
+            .organizations
+            .get(org_id)
+            .cloned()
+            .ok_or_else(AwsError::not_in_use)?;
+        if self
+            .organizations
+            .values()
+            .any(|o| o.management_account_id == account_id)
+        {
+            return Err(AwsError::master_cannot_leave());
+        }
+        self.ensure_account(account_id);
+        let already = self
+            .accounts
+            .get(account_id)
+            .is_some_and(|a| a.organization_id.as_deref() == Some(org_id));
+        if !already && self.members(org_id).len() >= org.account_quota as usize {
+            return Err(AwsError::client(
+                "ConstraintViolationException",
+                "You have reached the limit on the number of accounts in an organization.",
+            ));
+        }
+        self.detach(account_id);
+        let a = self
+            .accounts
+            .get_mut(account_id)
+            .ok_or_else(|| AwsError::account_not_found(account_id))?;
+        a.organization_id = Some(org_id.to_string());
+        a.joined_method = Some("INVITED".into());
+        a.joined_at = Some(now);
+        Ok(a.clone())
+    }
+
     /// RemoveAccountFromOrganization (management account only).
     pub fn remove_account(&mut self, caller: &str, id: Option<&str>) -> Result<(), AwsError> {
         let id = check_account_id(id)?;
