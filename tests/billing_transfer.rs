@@ -516,13 +516,18 @@ async fn transfers_are_swept_once_per_profile_per_poll_interval() {
     assert!(handshake_lists <= 2 * SWEEPS + 2, "{handshake_lists} handshake lists");
     // The profile's own check (DescribeOrganization) is per profile too.
     assert!(by_op("DescribeOrganization") <= SWEEPS + 1);
+    // The invite sweep's membership listing is per profile too (one page here).
+    assert!(by_op("ListAccounts") <= SWEEPS + 1);
     // Nothing per resource: no describe, no send, no other transfer call.
     let others: Vec<_> = window
         .iter()
         .filter(|c| {
             !matches!(
                 c.operation.as_str(),
-                "ListInboundResponsibilityTransfers" | "ListHandshakesForOrganization" | "DescribeOrganization"
+                "ListInboundResponsibilityTransfers"
+                    | "ListHandshakesForOrganization"
+                    | "ListAccounts"
+                    | "DescribeOrganization"
             )
         })
         .map(|c| c.operation.clone())
