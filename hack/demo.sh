@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole flow on this machine, no AWS account needed: a local control plane (etcd +
 # kube-apiserver), the orgs-emulator (AWS Organizations/STS/IAM), the operator, and
-# examples/. It then plays the invited account owners (accept; create the cost tool's role)
-# and shows the invites moving through their phases to Ready. Everything is stopped at the end.
+# examples/. It then plays the invited account owners (accept; create the cost tool's role) and
+# the customer whose account manages an organization of its own (accept the billing transfer),
+# and shows the invites and the BillingTransfer moving through their phases to Ready.
+# Everything is stopped at the end.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -56,26 +58,33 @@ AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1 A
 pids+=($!)
 deadline_wait 60 "the operator" curl -sf http://127.0.0.1:18080/readyz
 
-kubectl apply -f examples/
-show() { kubectl get billingprofiles,awsaccountinvites -A; echo; }
+# AWS takes a billing transfer's start only in the next month or the one after: the example's
+# startMonth becomes the month after next, so the demo works whatever today's date.
+start_month="$(date -u -d "$(date -u +%Y-%m-01) +2 month" +%Y-%m)"
+for f in examples/*.yaml; do
+  sed "s/startMonth: \"[0-9]\{4\}-[0-9]\{2\}\"/startMonth: \"$start_month\"/" "$f"
+  echo "---"
+done | kubectl apply -f -
+show() { kubectl get billingprofiles,awsaccountinvites,billingtransfers -A; echo; }
 
-phase() { kubectl get awsaccountinvite -n billing "$1" -o 'jsonpath={.status.phase}'; }
-wait_phase() { # wait_phase INVITE PHASE
-  local end=$((SECONDS + 120))
-  until [[ "$(phase "$1")" == "$2" ]]; do
+phase() { kubectl get "${2:-awsaccountinvite}" -n billing "$1" -o 'jsonpath={.status.phase}'; }
+wait_phase() { # wait_phase NAME PHASE [KIND]
+  local kind="${3:-awsaccountinvite}" end=$((SECONDS + 120))
+  until [[ "$(phase "$1" "$kind")" == "$2" ]]; do
     if ((SECONDS >= end)); then
-      echo "timed out: $1 is $(phase "$1"), not $2" >&2
-      kubectl describe awsaccountinvite -n billing "$1" >&2
+      echo "timed out: $kind $1 is $(phase "$1" "$kind"), not $2" >&2
+      kubectl describe "$kind" -n billing "$1" >&2
       tail -n 40 "$work/operator.log" >&2
       return 1
     fi
     sleep 0.5
   done
-  echo "    $1 is $2" >&2
+  echo "    $kind $1 is $2" >&2
 }
 
 wait_phase acme-prod Invited
 wait_phase globex-sandbox Invited
+wait_phase globex Invited billingtransfer
 show
 
 echo "==> the account owners accept the invitations (in the AWS console, played by the emulator)" >&2
@@ -96,5 +105,16 @@ wait_phase acme-prod Ready
 show
 kubectl describe awsaccountinvite -n billing acme-prod | sed -n '/Conditions:/,$p'
 
-sent="$(curl -sf "$emulator/_emulator/calls" | python3 -c 'import json,sys; print(sum(1 for c in json.load(sys.stdin) if c["operation"]=="InviteAccountToOrganization" and c["executed"]))')"
-echo "==> done: both invites Ready; invitations sent: $sent" >&2
+echo "==> Globex Corp keeps its own organization: its management account accepts the billing transfer" >&2
+echo "    (AWS Billing console, Billing transfers; played by the emulator)" >&2
+curl -sf -X POST "$emulator/_emulator/accounts/777777777777/accept-transfer" >/dev/null
+wait_phase globex Accepted billingtransfer
+kubectl wait --for=condition=Ready billingtransfer/globex -n billing --timeout=60s >/dev/null
+show
+kubectl describe billingtransfer -n billing globex | sed -n '/Conditions:/,$p'
+
+count() { # count OPERATION: executed calls of OPERATION in the emulator's call log
+  curl -sf "$emulator/_emulator/calls" | python3 -c 'import json,sys; print(sum(1 for c in json.load(sys.stdin) if c["operation"]==sys.argv[1] and c["executed"]))' "$1"
+}
+echo "==> done: both invites Ready, the billing transfer Ready (starts $start_month-01);" \
+  "invitations sent: $(count InviteAccountToOrganization), transfer invitations: $(count InviteOrganizationToTransferResponsibility)" >&2
