@@ -411,6 +411,20 @@ fn full_values_render_every_option() {
     }
     let env = container["env"].as_array().expect("env");
     assert!(env.contains(&json!({"name": "AWS_REGION", "value": "us-east-1"})));
+    // webIdentity: what EKS's pod identity webhook injects for the role-arn annotation.
+    assert!(
+        env.contains(&json!({"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::111122223333:role/aws-invite-operator"}))
+    );
+    assert!(env.contains(&json!({"name": "AWS_WEB_IDENTITY_TOKEN_FILE", "value": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"})));
+    assert_eq!(
+        container["volumeMounts"],
+        json!([{"name": "aws-iam-token", "mountPath": "/var/run/secrets/eks.amazonaws.com/serviceaccount", "readOnly": true}])
+    );
+    assert_eq!(
+        pod["volumes"],
+        json!([{"name": "aws-iam-token", "projected": {"sources": [{"serviceAccountToken": {
+            "audience": "sts.amazonaws.com", "expirationSeconds": 3600, "path": "token"}}]}}])
+    );
     assert!(env.contains(&json!({"name": "RUST_LOG", "value": "info,aws_invite_operator=debug"})));
 
     // Secret reads only in the listed namespaces, through Roles.
@@ -449,6 +463,22 @@ fn secret_access_none_grants_no_secret_reads() {
             role["metadata"]["name"]
         );
     }
+}
+
+#[test]
+fn web_identity_needs_the_role_arn_annotation() {
+    let stderr = fails(
+        &mut template(Values::Default, &["--set", "webIdentity.enabled=true"]),
+        None,
+    );
+    assert!(
+        stderr.contains("webIdentity.enabled needs serviceAccount.annotations.eks.amazonaws.com/role-arn"),
+        "{stderr}"
+    );
+    // Off by default: no token volume, no AWS_ROLE_ARN.
+    let objs = objects(&render(Values::Default));
+    let deploy = objs.iter().find(|o| o["kind"] == "Deployment").expect("Deployment");
+    assert!(deploy["spec"]["template"]["spec"]["volumes"].is_null());
 }
 
 #[test]

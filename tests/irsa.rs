@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use aws_invite_operator::api::BillingProfileSpec;
 use aws_invite_operator::aws::ProfileClients;
+use aws_invite_operator::reason::Reason;
 use aws_invite_operator::runtime::install_crypto_provider;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -253,6 +254,13 @@ async fn projected_service_account_tokens_against_the_documented_trust_policy() 
         eprintln!("{case}: {}", err.split(" (DispatchFailure").next().unwrap_or_default());
         assert!(err.contains(code), "{case}: expected {code}, got {err}");
     }
+
+    // How the operator reports a refusal: the profile's CredentialsUnavailable, naming STS's code.
+    std::fs::write(&token_file, token(&env, "someone-else", "sts.amazonaws.com").await).unwrap();
+    let clients = ProfileClients::connect(&spec, None).await.expect("clients");
+    let err = clients.describe_organization().await.expect_err("refused");
+    assert_eq!(err.reason(), Reason::CredentialsUnavailable, "{err}");
+    assert!(err.message().contains("AccessDenied"), "{}", err.message());
 
     // Expired: the same good token once STS's clock is past its 10-minute lifetime.
     emulator
