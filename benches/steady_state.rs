@@ -72,6 +72,7 @@ async fn main() {
         accounts: (0..max).map(|i| SeedAccount::new(account(i))).collect(),
         roles: vec![],
         oidc_providers: vec![],
+        pod_identity_associations: vec![],
     };
     let emulator = Emulator::start(EmulatorConfig::with_seed(seed).rate_limits(false))
         .await

@@ -53,6 +53,7 @@ fn seed() -> Seed {
         ],
         accounts: vec![SeedAccount::new(STANDALONE), SeedAccount::new(STANDALONE2)],
         oidc_providers: vec![],
+        pod_identity_associations: vec![],
         roles: vec![
             SeedRole {
                 account_id: MEMBER.into(),

@@ -99,6 +99,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/transfers", get(list_transfers))
         .route("/roles", post(add_role))
         .route("/oidc-providers", post(add_oidc_provider))
+        .route("/pod-identity-associations", post(add_pod_identity_association))
         .route("/handshakes", get(list_handshakes))
         .route("/handshakes/{id}", get(get_handshake))
         .route("/handshakes/{id}/accept", post(accept_handshake))
@@ -210,6 +211,18 @@ async fn add_oidc_provider(AxState(sh): S, bytes: axum::body::Bytes) -> R<crate:
     // New keys may come with a new provider: forget what was fetched before.
     lock(&sh.jwks_cache).clear();
     Ok(Json(provider))
+}
+
+async fn add_pod_identity_association(
+    AxState(sh): S,
+    bytes: axum::body::Bytes,
+) -> R<crate::state::PodIdentityAssociation> {
+    let a: crate::seed::SeedPodIdentityAssociation = required(&bytes)?;
+    let association = lock(&sh.state)
+        .add_pod_identity_association(&a)
+        .map_err(|e| bad_request(e.to_string()))?;
+    lock(&sh.jwks_cache).clear();
+    Ok(Json(association))
 }
 
 async fn list_handshakes(AxState(sh): S) -> Json<Vec<HandshakeInfo>> {

@@ -28,7 +28,16 @@ pub(crate) async fn keys_for(
     provider: &OidcProvider,
     kid: Option<&str>,
 ) -> Result<Vec<VerificationKey>, AwsError> {
-    match &provider.keys {
+    keys_for_source(shared, &provider.keys, kid).await
+}
+
+/// The keys at `source`: from the cache when they include `kid`, else fetched.
+pub(crate) async fn keys_for_source(
+    shared: &Shared,
+    source: &KeySource,
+    kid: Option<&str>,
+) -> Result<Vec<VerificationKey>, AwsError> {
+    match source {
         KeySource::PublicKeyFile(path) => read_pem_keys(path),
         KeySource::Jwks { url, ca_file } => {
             if let Some(cached) = lock(&shared.jwks_cache).get(url)

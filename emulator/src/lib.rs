@@ -16,6 +16,7 @@ pub mod error;
 mod jwks;
 mod model;
 mod ops;
+mod pod_identity;
 pub mod ratelimit;
 pub mod seed;
 mod server;
@@ -26,6 +27,8 @@ pub mod wire;
 pub use api::{CallRecord, Fault, FaultKind, FaultWhen, HandshakeInfo, TransferInfo};
 pub use client::{ControlClient, ControlError};
 pub use error::AwsError;
-pub use seed::{Seed, SeedAccount, SeedError, SeedOidcProvider, SeedOrganization, SeedRole};
+pub use seed::{
+    Seed, SeedAccount, SeedError, SeedOidcProvider, SeedOrganization, SeedPodIdentityAssociation, SeedRole,
+};
 pub use server::{Emulator, EmulatorConfig, RunningEmulator, StartError};
 pub use state::{ModelOptions, State};

@@ -22,6 +22,9 @@ pub struct Seed {
     /// IAM OIDC identity providers (for AssumeRoleWithWebIdentity, e.g. IRSA).
     #[serde(default)]
     pub oidc_providers: Vec<SeedOidcProvider>,
+    /// EKS pod identity associations (the Pod Identity Agent's endpoint, `GET /v1/credentials`).
+    #[serde(default)]
+    pub pod_identity_associations: Vec<SeedPodIdentityAssociation>,
 }
 
 /// One organization.
@@ -114,6 +117,30 @@ pub struct SeedOidcProvider {
     /// Instead of a JWKS URL: a PEM file of RSA public keys.
     #[serde(default)]
     pub public_key_file: Option<String>,
+}
+
+/// One EKS pod identity association (EKS CreatePodIdentityAssociation) and the cluster's
+/// signing keys (EKS knows them; the emulator is told).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPodIdentityAssociation {
+    /// The cluster's service-account issuer (`iss` of its tokens).
+    pub cluster_issuer: String,
+    /// The JWKS URL of the cluster's signing keys (its API server's `/openid/v1/jwks`).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// A PEM CA bundle for the JWKS server.
+    #[serde(default)]
+    pub jwks_ca_file: Option<String>,
+    /// Instead of `jwks_url`: a PEM file of RSA public keys.
+    #[serde(default)]
+    pub public_key_file: Option<String>,
+    /// The pods' namespace.
+    pub namespace: String,
+    /// The pods' ServiceAccount.
+    pub service_account: String,
+    /// The role the pods get.
+    pub role_arn: String,
 }
 
 /// Errors loading a seed file.

@@ -184,6 +184,7 @@ impl Drop for RunningEmulator {
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/_emulator", crate::control::routes())
+        .route("/v1/credentials", axum::routing::get(crate::pod_identity::credentials))
         .fallback(crate::endpoint::handle)
         .with_state(shared)
 }

@@ -37,6 +37,7 @@ fn world(now: Time) -> State {
         accounts: accounts().into_iter().map(SeedAccount::new).collect(),
         roles: vec![],
         oidc_providers: vec![],
+        pod_identity_associations: vec![],
     };
     State::from_seed(&seed, ModelOptions::default(), now).unwrap()
 }

@@ -42,6 +42,7 @@ pub fn seed() -> Seed {
         }],
         accounts,
         oidc_providers: vec![],
+        pod_identity_associations: vec![],
         roles: [STANDALONE, MEMBER]
             .iter()
             .map(|account| SeedRole {

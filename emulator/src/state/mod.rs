@@ -10,6 +10,7 @@
 
 mod handshakes;
 mod orgs;
+mod pod_identity;
 mod sts_iam;
 mod tags;
 mod transfers;
@@ -18,6 +19,7 @@ mod web_identity;
 
 pub use handshakes::{Handshake, HandshakeFilter, HandshakeState, InviteInput, Target};
 pub use orgs::{Account, Organization};
+pub use pod_identity::{POD_IDENTITY_AUDIENCE, PodIdentityAssociation, pod_identity_trust_allows};
 pub use sts_iam::{Caller, Role, Session, parse_role_arn, trust_allows};
 pub use tags::MAX_TAGS_PER_RESOURCE;
 pub use transfers::{
@@ -90,6 +92,8 @@ pub struct State {
     pub roles: BTreeMap<(String, String), Role>,
     /// IAM OIDC identity providers by (account, issuer host/path).
     pub oidc_providers: BTreeMap<(String, String), OidcProvider>,
+    /// EKS pod identity associations.
+    pub pod_identity_associations: Vec<PodIdentityAssociation>,
     /// AssumeRole sessions by access key ID.
     pub sessions: BTreeMap<String, Session>,
     /// The first seeded organization (its management account is the default identity).
@@ -137,6 +141,9 @@ impl State {
         }
         for provider in &seed.oidc_providers {
             self.add_oidc_provider(provider)?;
+        }
+        for association in &seed.pod_identity_associations {
+            self.add_pod_identity_association(association)?;
         }
         Ok(())
     }

@@ -126,19 +126,19 @@ pub struct WebIdentitySession {
 
 /// The claims STS reads.
 #[derive(Debug, Clone, Deserialize)]
-struct Claims {
-    iss: Option<String>,
-    sub: Option<String>,
+pub(super) struct Claims {
+    pub(super) iss: Option<String>,
+    pub(super) sub: Option<String>,
     #[serde(default)]
-    aud: Audience,
-    exp: Option<i64>,
-    nbf: Option<i64>,
+    pub(super) aud: Audience,
+    pub(super) exp: Option<i64>,
+    pub(super) nbf: Option<i64>,
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub(super) enum Audience {
     One(String),
     Many(Vec<String>),
     #[default]
@@ -146,7 +146,7 @@ enum Audience {
 }
 
 impl Audience {
-    fn values(&self) -> Vec<&str> {
+    pub(super) fn values(&self) -> Vec<&str> {
         match self {
             Audience::One(a) => vec![a.as_str()],
             Audience::Many(v) => v.iter().map(String::as_str).collect(),
@@ -250,8 +250,6 @@ impl State {
             .ok_or_else(|| AwsError::query("ValidationError", 400, format!("{role_arn} is invalid")))?;
 
         // 2. A JWT naming a provider of the role's account.
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| invalid_token("The ID Token provided is not a valid JWT."))?;
         let unverified = jsonwebtoken::dangerous::insecure_decode::<Claims>(token)
             .map_err(|_| invalid_token("The ID Token provided is not a valid JWT."))?
             .claims;
@@ -265,13 +263,7 @@ impl State {
             .ok_or_else(|| invalid_token(format!("No OpenIDConnect provider found in your account for {issuer}")))?;
 
         // 3. The signature, with a key the issuer publishes (the JWK of the header's kid).
-        if header.alg != Algorithm::RS256 {
-            return Err(invalid_token(format!(
-                "The ID Token's signing algorithm {:?} is not supported; expected RS256.",
-                header.alg
-            )));
-        }
-        let claims = verify_signature(token, header.kid.as_deref(), keys)?;
+        let claims = verified_claims(token, keys)?;
 
         // 4. The audience: one of the provider's client IDs.
         let audience = claims
@@ -333,6 +325,19 @@ impl State {
             provider: issuer,
         })
     }
+}
+
+/// The claims of a token whose RS256 signature verifies with one of `keys`.
+pub(super) fn verified_claims(token: &str, keys: &[VerificationKey]) -> Result<Claims, AwsError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| invalid_token("The ID Token provided is not a valid JWT."))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(invalid_token(format!(
+            "The ID Token's signing algorithm {:?} is not supported; expected RS256.",
+            header.alg
+        )));
+    }
+    verify_signature(token, header.kid.as_deref(), keys)
 }
 
 /// Verifies the token's RS256 signature with the key named by `kid` (or, for a token or keys

@@ -45,6 +45,7 @@ pub fn seed() -> Seed {
             SeedAccount::new(STANDALONE2),
         ],
         oidc_providers: vec![],
+        pod_identity_associations: vec![],
         roles: vec![SeedRole {
             account_id: MEMBER.into(),
             name: "OrganizationAccountAccessRole".into(),
