@@ -7,69 +7,8 @@
 mod common;
 
 use chrono::{Datelike, TimeZone, Utc};
+use common::cli::{Cli, cli_available};
 use common::*;
-use serde_json::Value;
-
-struct Cli {
-    url: String,
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Cli {
-    async fn run(&self, key: &str, args: &[&str]) -> Out {
-        let out = tokio::process::Command::new("aws")
-            .arg("--endpoint-url")
-            .arg(&self.url)
-            .arg("--output")
-            .arg("json")
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .env("AWS_PAGER", "")
-            .output()
-            .await
-            .expect("running aws");
-        Out {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn json(&self, key: &str, args: &[&str]) -> Value {
-        let o = self.run(key, args).await;
-        assert!(o.ok, "aws {args:?} failed: {}", o.stderr);
-        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("aws {args:?}: {e}: {}", o.stdout))
-    }
-}
-
-fn cli_available() -> bool {
-    if std::env::var_os("ORGS_EMULATOR_SKIP_AWS_CLI").is_some() {
-        eprintln!("ORGS_EMULATOR_SKIP_AWS_CLI set: skipping the AWS CLI test");
-        return false;
-    }
-    assert!(
-        std::process::Command::new("aws")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "the AWS CLI is required (pip install awscli), or set ORGS_EMULATOR_SKIP_AWS_CLI=1"
-    );
-    true
-}
 
 #[tokio::test]
 async fn aws_cli_billing_transfer_invite_accept_rename_withdraw() {

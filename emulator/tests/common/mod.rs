@@ -3,6 +3,8 @@
 
 use aws_sdk_organizations::config::retry::RetryConfig;
 use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
+pub mod cli;
+
 use orgs_emulator::{Emulator, EmulatorConfig, RunningEmulator, Seed, SeedAccount, SeedOrganization, SeedRole};
 
 pub const MGMT: &str = "111111111111";
