@@ -14,7 +14,7 @@ use kube::{Client, Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::connections::Connections;
-use super::parts::{Backoff, MembershipCache, Pollers, ReconcileTimer, SendLocks};
+use super::parts::{Backoff, IamChecks, MembershipCache, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};
 use crate::api::{AwsAccountInvite, BillingProfile, InvitePhase};
 use crate::aws::{AwsCallObserver, AwsError, HandshakeObserver, ProfileClients, spawn_profile_poller};
@@ -33,6 +33,7 @@ pub struct Context {
     pub(super) send_locks: SendLocks,
     pub(super) backoff: Backoff,
     pub(super) membership: MembershipCache,
+    pub(super) iam_checks: IamChecks,
     connections: Connections,
     pollers: Pollers,
     recorder: Recorder,
@@ -51,6 +52,7 @@ impl Context {
             controller: MANAGER.to_owned(),
             instance: config.instance.clone(),
         };
+        let iam_ttl = config.poll_interval;
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -61,6 +63,7 @@ impl Context {
             send_locks: SendLocks::default(),
             backoff: Backoff::default(),
             membership: MembershipCache::new(MEMBERSHIP_TTL),
+            iam_checks: IamChecks::new(iam_ttl),
             connections: Connections::default(),
             pollers: Pollers::default(),
             wake,

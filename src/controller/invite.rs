@@ -314,7 +314,18 @@ async fn decide_fully(
                 let (name, account) = (&invite.spec.billing_profile, &invite.spec.account_id);
                 obs.membership = Some(ctx.membership(name, clients, account, fresh).await?);
             }
-            Need::IamAccess => obs.iam = Some(check_iam(invite, profile, clients, ctx).await?),
+            Need::IamAccess => {
+                let (key, generation) = (key(invite), invite.metadata.generation);
+                let check = match ctx.iam_checks.get(&key, generation) {
+                    Some(check) => check,
+                    None => {
+                        let check = check_iam(invite, profile, clients, ctx).await?;
+                        ctx.iam_checks.put(&key, generation, check.clone());
+                        check
+                    }
+                };
+                obs.iam = Some(check);
+            }
         }
     }
 }

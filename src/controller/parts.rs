@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use crate::reconcile::invite::Membership;
+use crate::reconcile::invite::{IamCheck, Membership};
 use crate::telemetry::Metrics;
 
 /// Locks `mutex`, recovering the data when a holder panicked (every map here stays valid).
@@ -46,6 +46,40 @@ impl MembershipCache {
     /// Forgets an answer (after a send, an accept).
     pub(super) fn forget(&self, profile: &str, account: &str) {
         locked(&self.answers).remove(&(profile.to_owned(), account.to_owned()));
+    }
+}
+
+/// The last automatic IAM access check per invite (key: namespace/name and generation), reused
+/// for one poll interval: reconciles woken in a burst (a restart, a sweep, the status write)
+/// make one AssumeRole + GetRole, not one each.
+pub(super) struct IamChecks {
+    ttl: Duration,
+    checks: Mutex<HashMap<InviteGeneration, (IamCheck, Instant)>>,
+}
+
+/// An invite's `namespace/name` and generation.
+type InviteGeneration = (String, Option<i64>);
+
+impl IamChecks {
+    pub(super) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            checks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The check of `invite` at `generation` if it was made less than the TTL ago.
+    pub(super) fn get(&self, invite: &str, generation: Option<i64>) -> Option<IamCheck> {
+        let checks = locked(&self.checks);
+        let (check, at) = checks.get(&(invite.to_owned(), generation))?;
+        (at.elapsed() < self.ttl).then(|| check.clone())
+    }
+
+    pub(super) fn put(&self, invite: &str, generation: Option<i64>, check: IamCheck) {
+        let mut checks = locked(&self.checks);
+        let ttl = self.ttl;
+        checks.retain(|_, (_, at)| at.elapsed() < ttl);
+        checks.insert((invite.to_owned(), generation), (check, Instant::now()));
     }
 }
 
@@ -182,6 +216,18 @@ mod tests {
         assert_eq!(cache.get("p", "1", later), None);
         cache.forget("p", "1");
         assert_eq!(cache.get("p", "1", t0), None);
+    }
+
+    #[test]
+    fn iam_checks_are_reused_for_the_ttl_and_per_generation() {
+        let checks = IamChecks::new(Duration::from_secs(60));
+        assert_eq!(checks.get("ns/a", Some(1)), None);
+        checks.put("ns/a", Some(1), IamCheck::Verified);
+        assert_eq!(checks.get("ns/a", Some(1)), Some(IamCheck::Verified));
+        assert_eq!(checks.get("ns/a", Some(2)), None, "a new generation is checked again");
+        let expired = IamChecks::new(Duration::ZERO);
+        expired.put("ns/a", Some(1), IamCheck::Verified);
+        assert_eq!(expired.get("ns/a", Some(1)), None);
     }
 
     #[test]
