@@ -30,7 +30,7 @@ use aws_invite_operator::aws::ProfileClients;
 use kube::api::Patch;
 use orgs_emulator::{CallRecord, SeedAccount, SeedOrganization};
 use serde_json::json;
-use support::{Harness, MGMT, NAMESPACE, ORG, condition, patch_params, post_params};
+use support::{Harness, MGMT, NAMESPACE, ORG, PROFILE, condition, patch_params, post_params};
 
 const OTHER_ORG: &str = "o-otherorg0001";
 const OTHER_MGMT: &str = "666666666666";
@@ -431,6 +431,26 @@ async fn run(down: Duration) -> BTreeMap<(Phase, Event), String> {
             format!(": {}", ops.join("+"))
         };
         column.insert((*phase, *event), format!("{} ({}{ops})", summary(invite), calls.len()));
+    }
+    // Each departure: a Warning Event on its invite and one count of the metric.
+    let left: Vec<String> = cells
+        .iter()
+        .filter(|(_, _, w)| w.reason == Some("AccountLeftOrganization"))
+        .map(|(p, e, _)| name(*p, *e))
+        .collect();
+    for invite in &left {
+        h.wait_events(invite, &["AccountLeftOrganization"]).await;
+    }
+    // Counted right after the Event is published: poll briefly.
+    let counted = format!("aws_invite_accounts_left_total{{profile=\"{PROFILE}\"}} {}", left.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = h.metrics.encode().expect("metrics");
+        if metrics.contains(&counted) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{counted} in\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let describe_handshakes = after.iter().filter(|c| c.operation == "DescribeHandshake").count();
     let intervals = window.as_secs_f64() / POLL.as_secs_f64();
