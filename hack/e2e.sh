@@ -4,9 +4,17 @@
 # (etcd, kube-apiserver with Pod Security admission, kube-controller-manager, kube-scheduler,
 # kubelet, kube-proxy, containerd + runc, the bridge/host-local/loopback/portmap CNI plugins and
 # a pause image built from the Kubernetes sources), installed with `helm install` (default values
-# plus the IRSA annotation) into a namespace enforcing the `restricted` Pod Security level, and
-# driven through examples/ against the orgs-emulator: every invite Ready, a `helm upgrade`, a
-# killed pod whose successor adopts without a second invitation, `helm uninstall`.
+# plus IRSA) into a namespace enforcing the `restricted` Pod Security level, and driven through
+# examples/ against the orgs-emulator: every invite Ready, a `helm upgrade`, a killed pod whose
+# successor adopts without a second invitation, `helm uninstall`.
+#
+# IRSA for real: the API server's service-account issuer is the OIDC issuer of docs/install.md's
+# IRSA trust policy (as on EKS), the pod gets a kubelet-projected token (the chart's webIdentity,
+# what EKS's pod identity webhook injects), and the operator's only AWS credentials are what the
+# SDK default chain's web identity provider gets from the emulator's STS
+# AssumeRoleWithWebIdentity, which checks the token's signature against the API server's
+# /openid/v1/jwks and the role's trust policy: exactly the document's, with its example account
+# ID replaced by the demo payer's, so a wrong document fails this tier.
 #
 # The whole cluster and the emulator live in a network namespace this script creates (node
 # address 10.213.0.1 on a veth interface, pods 10.214.0.0/24 on a bridge, services
@@ -78,6 +86,7 @@ cgroup_root=/aio-e2e-$$
 ctr_sock="$work/containerd/containerd.sock"
 ctr() { command ctr --address "$ctr_sock" --namespace k8s.io "$@" 2> >(grep -v 'DEPRECATION: The support for cgroup v1' >&2); }
 pids=()
+declare -A pid_names=()
 passed=0
 failed=0
 declare -a results=()
@@ -87,16 +96,21 @@ cleanup() {
   set +e
   # An exit before the checks ran (a component that did not start) counts as a failure.
   ((status != 0 && failed == 0)) && failed=1
-  # Pods first (their processes live in the kubelet's cgroups), then the daemons.
-  # SIGTERM, then SIGKILL for whatever is still there after 15s (a server waiting on connections
-  # from pods whose network namespace is already gone would wait forever).
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  local end=$((SECONDS + 15)) pid
-  for pid in "${pids[@]}"; do
+  # The daemons in the reverse of their start order, each one stopped before what it depends on:
+  # the node and the emulator, the controllers, then kube-apiserver, whose shutdown removes its
+  # endpoint from the `kubernetes` Service in etcd (with etcd already gone it waits for it until
+  # SIGKILLed), and etcd last. SIGTERM, then SIGKILL for whatever still runs 15s later (a server
+  # waiting on connections from pods whose network namespace is already gone would wait
+  # forever). The pods' processes go after, with the kubelet's cgroups.
+  local i pid end
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid="${pids[i]}"
+    kill "$pid" 2>/dev/null || continue
+    end=$((SECONDS + 15))
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && { echo "e2e: $pid did not stop on SIGTERM; SIGKILL" >&2; kill -9 "$pid"; }
+    kill -0 "$pid" 2>/dev/null && { echo "e2e: ${pid_names[$pid]:-?} ($pid) did not stop on SIGTERM within 15s; SIGKILL" >&2; kill -9 "$pid"; }
+    wait "$pid" 2>/dev/null
   done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   for shim in $(grep -l -- "$ctr_sock" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do kill -9 "$shim" 2>/dev/null; done
   for ctl in /sys/fs/cgroup/*; do
     [[ -d "$ctl$cgroup_root" ]] || continue
@@ -141,6 +155,34 @@ logs() { # the tail of every log, on failure
 }
 
 mkdir -p "$work"/{pki,logs,etcd,containerd,kubelet,cni/net.d,helm}
+
+# ---- IRSA as docs/install.md tells users to set it up: the role's trust policy and the
+# ServiceAccount annotation, read from the document. Its example account becomes the demo
+# payer's (hack/demo-seed.yaml), the account a user puts there; the OIDC issuer stays the
+# document's and becomes this cluster's --service-account-issuer (an EKS cluster's issuer).
+payer_account=111111111111
+python3 - "$work/irsa" "$payer_account" <<'PY'
+import json, re, sys
+out, account = sys.argv[1], sys.argv[2]
+doc = open("docs/install.md").read()
+section = doc.split("\n### EKS with IRSA\n", 1)[1].split("\n### ", 1)[0]
+policy = re.search(r"```json\n(.*?)```", section, re.S).group(1)
+values = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+role_arn = re.search(r"eks\.amazonaws\.com/role-arn:\s*(\S+)", values).group(1)
+example_account = re.match(r"arn:aws:iam::(\d{12}):role/", role_arn).group(1)
+federated = json.loads(policy)["Statement"][0]["Principal"]["Federated"]
+issuer_host = federated.split(":oidc-provider/", 1)[1]
+policy = policy.replace(example_account, account)
+role_arn = role_arn.replace(example_account, account)
+import os
+os.makedirs(out, exist_ok=True)
+open(f"{out}/trust-policy.json", "w").write(policy)
+open(f"{out}/role-arn", "w").write(role_arn)
+open(f"{out}/issuer", "w").write("https://" + issuer_host)
+PY
+irsa_issuer="$(cat "$work/irsa/issuer")"
+role_arn="$(cat "$work/irsa/role-arn")"
+
 ip link set lo up
 # The node's "NIC": one end of a veth pair whose other end stays in the namespace too (this
 # kernel has no dummy interfaces).
@@ -194,6 +236,7 @@ start_bg() { # start_bg NAME COMMAND...
   local name="$1"; shift
   "$@" >"$work/logs/$name.log" 2>&1 &
   pids+=($!)
+  pid_names[$!]="$name"
 }
 
 # ---- control plane
@@ -204,7 +247,7 @@ start_bg kube-apiserver kube-apiserver --etcd-servers http://127.0.0.1:2379 \
   --service-cluster-ip-range "$service_cidr" \
   --client-ca-file "$pki/ca.crt" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
   --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
-  --service-account-issuer "https://$node_ip:6443" --service-account-key-file "$pki/sa.pub" \
+  --service-account-issuer "$irsa_issuer" --service-account-key-file "$pki/sa.pub" \
   --service-account-signing-key-file "$pki/sa.key" --api-audiences "https://$node_ip:6443" \
   --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
   --allow-privileged=true --kubelet-preferred-address-types InternalIP
@@ -372,18 +415,39 @@ start_bg orgs-emulator "$E2E_EMULATOR" --listen "0.0.0.0:$emulator_port" --seed 
 emulator="http://$node_ip:$emulator_port"
 check "orgs-emulator listens on $emulator" wait_for 30 "the emulator" curl -sf "$emulator/_emulator/health"
 
-# ---- helm install: default values, the IRSA annotation, the emulator's credentials
-role_arn="arn:aws:iam::111111111111:role/aws-invite-operator"
+# ---- IRSA's AWS side: the cluster's issuer as an IAM OIDC provider of the payer account, its
+# keys read from the API server's /openid/v1/jwks (public, as an EKS issuer's are: the binding
+# Kubernetes documents for that), and the role with the documented trust policy.
+irsa_in_aws() {
+  kubectl create clusterrolebinding service-account-issuer-discovery-public \
+    --clusterrole=system:service-account-issuer-discovery --group=system:unauthenticated >/dev/null || return 1
+  curl -sf -X POST "$emulator/_emulator/oidc-providers" -H 'content-type: application/json' -d "{
+    \"account_id\": \"$payer_account\", \"url\": \"$irsa_issuer\",
+    \"jwks_url\": \"https://$node_ip:6443/openid/v1/jwks\", \"jwks_ca_file\": \"$pki/ca.crt\"}" >/dev/null || return 1
+  python3 - "$work/irsa/trust-policy.json" "${role_arn##*/}" "$payer_account" >"$work/irsa/role.json" <<'PY'
+import json, sys
+print(json.dumps({"account_id": sys.argv[3], "name": sys.argv[2], "trust_policy": open(sys.argv[1]).read()}))
+PY
+  curl -sf -X POST "$emulator/_emulator/roles" -H 'content-type: application/json' -d @"$work/irsa/role.json" >/dev/null
+}
+check "IRSA in the emulator: OIDC provider $irsa_issuer (keys: the API server's JWKS), role with docs/install.md's trust policy" irsa_in_aws
+
+# ---- helm install: default values plus IRSA (the documented annotation; webIdentity projects
+# the token as EKS's webhook would). No AWS keys anywhere: the SDK default chain's web identity
+# provider is the operator's only credential source. AWS_ENDPOINT_URL_STS sends its
+# AssumeRoleWithWebIdentity to the emulator (on EKS: sts.<region>.amazonaws.com).
 cat >"$work/values.yaml" <<EOF
 serviceAccount:
   annotations:
     eks.amazonaws.com/role-arn: $role_arn
+webIdentity:
+  enabled: true
 operator:
   pollInterval: 2s
+  logFilter: info,kube_lease_manager=debug  # the election's decisions, evidence for the Lease check
 extraEnv:
   - {name: AWS_REGION, value: us-east-1}
-  - {name: AWS_ACCESS_KEY_ID, value: "111111111111"}
-  - {name: AWS_SECRET_ACCESS_KEY, value: e2e}
+  - {name: AWS_ENDPOINT_URL_STS, value: "$emulator"}
   - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
 EOF
 deployment_available() {
@@ -461,6 +525,38 @@ examples_invited() {
 }
 check "kubectl apply -f examples/: the operator (in-cluster config, AWS SDK from the pod) invites both accounts" examples_invited
 
+irsa_identity() {
+  # The kubelet projected the token the chart asked for: audience sts.amazonaws.com, this
+  # cluster's issuer, the operator's ServiceAccount.
+  local pod pid
+  pod="$(operator_pod)"; pid="$(container_pid "$pod")"
+  python3 - "/proc/$pid/root/var/run/secrets/eks.amazonaws.com/serviceaccount/token" "$irsa_issuer" "system:serviceaccount:$ns:$release" <<'PY' || return 1
+import base64, json, sys
+token = open(sys.argv[1]).read().strip()
+payload = token.split(".")[1]
+claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+assert claims["aud"] == ["sts.amazonaws.com"], claims["aud"]
+assert claims["iss"] == sys.argv[2], claims["iss"]
+assert claims["sub"] == sys.argv[3], claims["sub"]
+PY
+  # STS exchanged it for the documented role, and every Organizations call was signed with that
+  # session's keys (ASIA...), never with anything else.
+  curl -sf "$emulator/_emulator/calls" | python3 -c '
+import json, sys
+role = sys.argv[1]
+calls = json.load(sys.stdin)
+web = [c for c in calls if c["operation"] == "AssumeRoleWithWebIdentity"]
+ok = [c for c in web if c["outcome"] == "ok" and c["role"] == role]
+orgs = [c for c in calls if c["service"] == "organizations"]
+bad = [c for c in orgs if not (c.get("access_key_id") or "").startswith("ASIA")]
+print(f"  AssumeRoleWithWebIdentity: {len(ok)} of {len(web)} ok; Organizations calls: {len(orgs)}, not signed by a session: {len(bad)}", file=sys.stderr)
+for c in web:
+    if c["outcome"] != "ok":
+        print(f"  refused: {c}", file=sys.stderr)
+sys.exit(0 if ok and orgs and not bad else 1)' "$role_arn"
+}
+check "IRSA: the kubelet-projected token (aud sts.amazonaws.com) is exchanged for the documented role; every Organizations call signed by that session" irsa_identity
+
 # ---- helm upgrade: CRDs as docs/install.md says, and new values (a new pod template)
 helm_upgrade() {
   local before; before="$(operator_pod)"
@@ -519,11 +615,17 @@ kill_pod() {
   [[ -n "${E2E_DEBUG:-}" ]] && kubectl get lease -n "$ns" "$release" -o yaml >&2
   echo "  $new took over the Lease $((SECONDS - killed_at))s after the SIGKILL" >&2
   # A crashed holder's Lease should be taken only after it expired (last renewal +
-  # leaseDurationSeconds). Seen here: most runs take it ~3s after the SIGKILL, well before that
-  # (under investigation; the chart runs one replica, and the call-log check below is what guards
-  # against a second invitation). Reported, not failed on, until the cause is known.
-  python3 -c "import sys; sys.exit(0 if $acquired >= $renewed + $duration - 1 else 1)" ||
+  # leaseDurationSeconds). One run of an earlier session saw it taken ~3s after the SIGKILL; the
+  # same crash on a real API server (tests/leader_election.rs) and later runs here waited the
+  # full lease. Reported with its evidence, not failed on, until the cause is known (the chart
+  # runs one replica; the call-log check below guards against a second invitation).
+  if ! python3 -c "import sys; sys.exit(0 if $acquired >= $renewed + $duration - 1 else 1)"; then
     echo "  WARNING: $new acquired the Lease at $acquired, before the killed holder's expired ($renewed + ${duration}s)" >&2
+    # The evidence for the next look (tests/leader_election.rs has the same crash on a real API
+    # server, and there the successor waits): the Lease's writers and the successor's election log.
+    kubectl get lease -n "$ns" "$release" -o yaml --show-managed-fields >&2
+    kubectl logs -n "$ns" "$new" 2>/dev/null | grep -E 'kube_lease_manager|leader' | head -n 40 >&2
+  fi
 }
 check "the operator pod crashes (SIGKILL, pod deleted): a new pod takes over the Lease" kill_pod
 
