@@ -1,6 +1,7 @@
 //! A newly started operator (a restart or a new leader) costs one ListHandshakesForOrganization
-//! sweep per organization, not one per reconcile (issue 14): every reconcile that finds the
-//! profile's index not yet synced waits for the sweep in flight.
+//! sweep (and one ListAccounts membership sweep) per organization, not one per reconcile and no
+//! DescribeAccount per invite (issue 14): every reconcile that finds the profile's index not
+//! yet synced waits for the sweep in flight.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,6 +84,13 @@ async fn a_restart_costs_one_sweep_not_one_per_invite() {
         pages * (1 + intervals),
         "ListHandshakesForOrganization calls in the {elapsed:?} until all {N} invites were Invited"
     );
+
+    // Membership came from the same sweep's ListAccounts (the organization's 2 accounts: one
+    // page per sweep), not from one DescribeAccount per invite (issue 14).
+    let member_pages = h.aws.calls_for("ListAccounts").await.expect("calls");
+    assert_eq!(member_pages.len(), 1 + intervals, "ListAccounts calls in {elapsed:?}");
+    let describes = h.aws.calls_for("DescribeAccount").await.expect("calls");
+    assert!(describes.is_empty(), "{} DescribeAccount calls", describes.len());
 
     // Every invite adopted the existing invitation: none was sent again.
     assert!(
