@@ -263,16 +263,18 @@ impl ProfileClients {
     /// ListHandshakesForOrganization with Filter ActionType=INVITE, all pages. Handshakes AWS
     /// returns incomplete are skipped (with a warning).
     pub async fn list_invite_handshakes(&self) -> Result<Vec<Handshake>, AwsError> {
+        self.list_handshakes(ActionType::InviteAccountToOrganization).await
+    }
+
+    /// ListHandshakesForOrganization with Filter ActionType=`action`, all pages, one limiter
+    /// token per page; incomplete handshakes are skipped (with a warning).
+    pub(super) async fn list_handshakes(&self, action: ActionType) -> Result<Vec<Handshake>, AwsError> {
         const OP: &str = AwsAction::ListHandshakesForOrganization.name();
         let result = async {
             let mut pages = self
                 .orgs
                 .list_handshakes_for_organization()
-                .filter(
-                    HandshakeFilter::builder()
-                        .action_type(ActionType::InviteAccountToOrganization)
-                        .build(),
-                )
+                .filter(HandshakeFilter::builder().action_type(action).build())
                 .into_paginator()
                 .send();
             let mut all = Vec::new();

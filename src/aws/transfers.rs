@@ -12,7 +12,7 @@ use aws_sdk_organizations::operation::invite_organization_to_transfer_responsibi
 use aws_sdk_organizations::operation::terminate_responsibility_transfer::TerminateResponsibilityTransferError;
 use aws_sdk_organizations::operation::update_responsibility_transfer::UpdateResponsibilityTransferError;
 use aws_sdk_organizations::types::{
-    ActionType, HandshakeFilter, HandshakeParty, HandshakePartyType, HandshakeResourceType, ResponsibilityTransfer,
+    ActionType, HandshakeParty, HandshakePartyType, HandshakeResourceType, ResponsibilityTransfer,
     ResponsibilityTransferType, Tag,
 };
 use aws_smithy_types::DateTime;
@@ -186,33 +186,7 @@ impl ProfileClients {
 
     /// ListHandshakesForOrganization with Filter ActionType=TRANSFER_RESPONSIBILITY, all pages.
     pub async fn list_transfer_handshakes(&self) -> Result<Vec<Handshake>, AwsError> {
-        const OP: &str = "ListHandshakesForOrganization";
-        let result = async {
-            let mut pages = self
-                .orgs
-                .list_handshakes_for_organization()
-                .filter(
-                    HandshakeFilter::builder()
-                        .action_type(ActionType::TransferResponsibility)
-                        .build(),
-                )
-                .into_paginator()
-                .send();
-            let mut all = Vec::new();
-            loop {
-                self.limiter.acquire(OP).await;
-                let page = match pages.try_next().await {
-                    Ok(Some(page)) => page,
-                    Ok(None) => break,
-                    Err(e) => return Err(AwsError::from_sdk(OP, e, |_| None)),
-                };
-                all.extend(page.handshakes().iter().filter_map(convert_handshake));
-            }
-            Ok(all)
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+        self.list_handshakes(ActionType::TransferResponsibility).await
     }
 
     /// UpdateResponsibilityTransfer: renames the transfer.

@@ -161,7 +161,7 @@ pub struct InviteInput {
 impl State {
     /// Whether `account_id` is the invited party of `h`: by ID, or by its root email (an
     /// account the seed does not list has the default email, see [`State::email_of`]).
-    fn target_matches(&self, h: &Handshake, account_id: &str) -> bool {
+    pub(super) fn target_matches(&self, h: &Handshake, account_id: &str) -> bool {
         match &h.target {
             Target::Account(id) => id == account_id,
             Target::Email(e) => self.email_of(account_id).eq_ignore_ascii_case(e),
@@ -170,7 +170,7 @@ impl State {
 
     /// The account a target names, if the emulator can tell: the ID, or the account with
     /// that email.
-    fn target_account(&self, target: &Target) -> Option<String> {
+    pub(super) fn target_account(&self, target: &Target) -> Option<String> {
         match target {
             Target::Account(id) => Some(id.clone()),
             Target::Email(e) => self.account_for_email(e),
@@ -202,7 +202,7 @@ impl State {
     /// InviteAccountToOrganization.
     pub fn invite(&mut self, caller: &str, input: InviteInput, now: Time) -> Result<Handshake, AwsError> {
         self.refresh(now);
-        let target = parse_target(&input)?;
+        let target = parse_target(input.target_type.as_deref(), input.target_id.clone(), "")?;
         if input.notes.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTES_LEN) {
             return Err(AwsError::invalid_input(
                 "MAX_LENGTH_EXCEEDED",
@@ -514,25 +514,32 @@ impl State {
     /// from `org_id`; the most recent one if several organizations invited it.
     pub fn open_invite_for(&mut self, account_id: &str, org_id: Option<&str>, now: Time) -> Option<Handshake> {
         self.refresh(now);
+        self.newest_open(account_id, |h| {
+            h.is_invite() && org_id.is_none_or(|o| o == h.organization_id)
+        })
+    }
+
+    /// The most recent open handshake to `account_id` (by ID or email) that `keep` selects.
+    pub(super) fn newest_open(&self, account_id: &str, keep: impl Fn(&Handshake) -> bool) -> Option<Handshake> {
         self.handshakes
             .values()
-            .filter(|h| h.state == HandshakeState::Open && h.is_invite() && self.target_matches(h, account_id))
-            .filter(|h| org_id.is_none_or(|o| o == h.organization_id))
+            .filter(|h| h.state == HandshakeState::Open && keep(h) && self.target_matches(h, account_id))
             .max_by_key(|h| h.seq)
             .cloned()
     }
 }
 
-/// The invitation's target, checked against the model (Target.Type, then the ID's format).
-fn parse_target(input: &InviteInput) -> Result<Target, AwsError> {
-    let target_type = input
-        .target_type
-        .as_deref()
-        .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Type is required."))?;
-    let target_id = input
-        .target_id
-        .clone()
-        .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Id is required."))?;
+/// The invitation's target (an account invitation's or a billing transfer's), checked against
+/// the model (Target.Type, then the ID's format). `party_hint` ends the message refusing an
+/// ORGANIZATION party.
+pub(super) fn parse_target(
+    target_type: Option<&str>,
+    target_id: Option<String>,
+    party_hint: &str,
+) -> Result<Target, AwsError> {
+    let target_type =
+        target_type.ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Type is required."))?;
+    let target_id = target_id.ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Id is required."))?;
     match target_type {
         "ACCOUNT" if is_account_id(&target_id) => Ok(Target::Account(target_id)),
         "ACCOUNT" => Err(AwsError::invalid_input(
@@ -546,7 +553,7 @@ fn parse_target(input: &InviteInput) -> Result<Target, AwsError> {
         )),
         "ORGANIZATION" => Err(AwsError::invalid_input(
             "INVALID_PARTY_TYPE_TARGET",
-            "You specified the wrong type of entity (account, organization, or email) as a party.",
+            format!("You specified the wrong type of entity (account, organization, or email) as a party{party_hint}."),
         )),
         other => Err(AwsError::invalid_input(
             "INVALID_ENUM",

@@ -11,9 +11,9 @@
 //! before the start, so the handshake expires at `start − 24 h`; an end is the last second of
 //! the current or next month (counted from the later of now and the start).
 
-use super::handshakes::{Handshake, HandshakeState, Target};
+use super::handshakes::{Handshake, HandshakeState, Target, parse_target};
 use super::tags::check_tags;
-use super::validate::{is_account_id, is_email, paginate};
+use super::validate::{is_account_id, paginate};
 use super::{MAX_NOTES_LEN, Organization, Page, State, Time, random_lower_alnum};
 use crate::error::AwsError;
 use chrono::{Datelike, TimeDelta, TimeZone, Timelike, Utc};
@@ -303,26 +303,6 @@ fn check_start(start: Time, now: Time) -> Result<(), AwsError> {
 
 impl State {
     /// The root email of `account` ("" when the emulator does not know it).
-    fn account_email(&self, account: &str) -> String {
-        self.accounts.get(account).map(|a| a.email.clone()).unwrap_or_default()
-    }
-
-    /// The account whose root email is `email`, if the emulator knows one.
-    fn account_with_email(&self, email: &str) -> Option<String> {
-        self.accounts
-            .values()
-            .find(|a| a.email.eq_ignore_ascii_case(email))
-            .map(|a| a.id.clone())
-    }
-
-    /// Resolves an invited party to an account the emulator knows, if any.
-    fn resolve_target(&self, target: &Target) -> Option<String> {
-        match target {
-            Target::Account(id) => Some(id.clone()),
-            Target::Email(e) => self.account_with_email(e),
-        }
-    }
-
     /// Whether `account` is the management account of an organization.
     fn manages_an_organization(&self, account: &str) -> Option<Organization> {
         self.caller_managed_org(account).ok().cloned()
@@ -337,7 +317,11 @@ impl State {
     ) -> Result<Handshake, AwsError> {
         self.refresh(now);
         let transfer_type = check_transfer_type(input.transfer_type.as_deref())?;
-        let target = parse_transfer_target(&input)?;
+        let target = parse_target(
+            input.target_type.as_deref(),
+            input.target_id.clone(),
+            ": a billing transfer invites an ACCOUNT or an EMAIL",
+        )?;
         let start = input
             .start
             .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "StartTimestamp is required."))?;
@@ -351,8 +335,8 @@ impl State {
         check_tags(&input.tags)?;
         let org = self.caller_managed_org(caller)?.clone();
         check_start(start, now)?;
-        let invited = self.resolve_target(&target);
-        let caller_email = self.account_email(caller);
+        let invited = self.target_account(&target);
+        let caller_email = self.email_of(caller);
         if invited.as_deref() == Some(caller) || target.id().eq_ignore_ascii_case(&caller_email) {
             return Err(source_and_target_match());
         }
@@ -533,7 +517,7 @@ impl State {
         }
         let is_source = match &t.source_account_id {
             Some(a) => a == caller,
-            None => t.invited.id().eq_ignore_ascii_case(&self.account_email(caller)),
+            None => t.invited.id().eq_ignore_ascii_case(&self.email_of(caller)),
         };
         is_source.then_some(Side::Outbound)
     }
@@ -713,48 +697,7 @@ impl State {
     /// most recent one; for the control API acting as the customer.
     pub fn open_transfer_invite_for(&mut self, account_id: &str, now: Time) -> Option<Handshake> {
         self.refresh(now);
-        let email = self.account_email(account_id);
-        self.handshakes
-            .values()
-            .filter(|h| h.state == HandshakeState::Open && h.transfer.is_some())
-            .filter(|h| match &h.target {
-                Target::Account(id) => id == account_id,
-                Target::Email(e) => e.eq_ignore_ascii_case(&email),
-            })
-            .max_by_key(|h| h.seq)
-            .cloned()
-    }
-}
-
-/// The invited party: `ACCOUNT` (12 digits) or `EMAIL`.
-fn parse_transfer_target(input: &TransferInviteInput) -> Result<Target, AwsError> {
-    let target_type = input
-        .target_type
-        .as_deref()
-        .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Type is required."))?;
-    let target_id = input
-        .target_id
-        .clone()
-        .ok_or_else(|| AwsError::invalid_input("INPUT_REQUIRED", "Target.Id is required."))?;
-    match target_type {
-        "ACCOUNT" if is_account_id(&target_id) => Ok(Target::Account(target_id)),
-        "ACCOUNT" => Err(AwsError::invalid_input(
-            "INVALID_PATTERN",
-            format!("The target account ID '{target_id}' doesn't match the required pattern ^\\d{{12}}$."),
-        )),
-        "EMAIL" if is_email(&target_id) => Ok(Target::Email(target_id)),
-        "EMAIL" => Err(AwsError::invalid_input(
-            "INVALID_EMAIL_ADDRESS_TARGET",
-            format!("You specified an invalid email address for the invited account owner: {target_id}."),
-        )),
-        "ORGANIZATION" => Err(AwsError::invalid_input(
-            "INVALID_PARTY_TYPE_TARGET",
-            "You specified the wrong type of entity (account, organization, or email) as a party: a billing transfer invites an ACCOUNT or an EMAIL.",
-        )),
-        other => Err(AwsError::invalid_input(
-            "INVALID_ENUM",
-            format!("You specified an invalid value for Target.Type: {other}."),
-        )),
+        self.newest_open(account_id, |h| h.transfer.is_some())
     }
 }
 
@@ -1013,7 +956,7 @@ mod tests {
     #[test]
     fn an_email_invitation_is_resolved_on_acceptance() {
         let mut s = world();
-        let email = s.account_email(CUSTOMER);
+        let email = s.email_of(CUSTOMER);
         let h = s
             .invite_transfer(PAYER, invite_input(&email, ymd(2027, 1, 1)), now())
             .unwrap();
@@ -1030,7 +973,7 @@ mod tests {
         let mut s = world();
         // Invited by email, the address turns out to be a member account's: AWS lets only a
         // management account accept a TRANSFER_RESPONSIBILITY handshake.
-        let email = s.account_email(CUSTOMER_MEMBER);
+        let email = s.email_of(CUSTOMER_MEMBER);
         let h = s.invite_transfer(PAYER, invite_input(&email, ymd(2027, 1, 1)), now());
         // A known member account is refused at invitation already.
         assert_eq!(
