@@ -1,7 +1,7 @@
 //! Everything the operator recorded can go stale (issue 10, item 1): the operator is down (or
 //! the cluster restored from a backup) while, outside it, an invitation is accepted, declined,
-//! canceled or expires, AWS drops an ended handshake, or the account leaves or moves to another
-//! organization. The matrix: starting phase × outside event × downtime, on the real control
+//! canceled or expires, AWS drops an ended handshake, or the account leaves, is removed, or
+//! moves to another organization. The matrix: starting phase × outside event × downtime, on the real control
 //! plane and the orgs-emulator, with the operator's and the emulator's clocks moved together.
 //!
 //! One control plane and one emulator per downtime; one invite (its own account) per (phase,
@@ -66,18 +66,21 @@ enum Event {
     Purged,
     /// The account leaves the organization.
     Left,
+    /// The organization's management account removes it (RemoveAccountFromOrganization).
+    Removed,
     /// The account moves to another organization.
     Moved,
 }
 
 const PHASES: [Phase; 4] = [Phase::Queued, Phase::Invited, Phase::Joined, Phase::Ready];
-const EVENTS: [Event; 7] = [
+const EVENTS: [Event; 8] = [
     Event::Accepted,
     Event::Declined,
     Event::Canceled,
     Event::Expired,
     Event::Purged,
     Event::Left,
+    Event::Removed,
     Event::Moved,
 ];
 
@@ -126,8 +129,10 @@ fn expected(phase: Phase, event: Event, down: Duration) -> Option<Want> {
         // expires, then onExpired sends another.
         (Phase::Invited, Event::Moved) if expires => want(Invited, None, 2),
         (Phase::Invited, Event::Moved) => want(Invited, None, 1),
-        (Phase::Invited, Event::Left) => None,
-        (Phase::Joined | Phase::Ready, Event::Left | Event::Moved) => want(Failed, Some("AccountLeftOrganization"), 1),
+        (Phase::Invited, Event::Left | Event::Removed) => None,
+        (Phase::Joined | Phase::Ready, Event::Left | Event::Removed | Event::Moved) => {
+            want(Failed, Some("AccountLeftOrganization"), 1)
+        }
         (Phase::Joined, Event::Purged) => want(Joined, None, 1),
         (Phase::Ready, Event::Purged) => want(Ready, None, 1),
         (Phase::Joined | Phase::Ready, _) => None,
@@ -307,6 +312,7 @@ async fn outside(h: &Harness, phase: Phase, event: Event) {
         Event::Expired => drop(h.aws.expire_handshake(&recorded()).await.expect("expire")),
         Event::Purged => drop(h.aws.purge_handshake(&recorded()).await.expect("purge")),
         Event::Left => drop(h.aws.leave_organization(&account).await.expect("leave")),
+        Event::Removed => drop(h.aws.remove_from_organization(&account).await.expect("remove")),
         Event::Moved => drop(h.aws.move_account(&account, OTHER_ORG).await.expect("move")),
     }
 }
@@ -515,16 +521,16 @@ async fn operator_down_for_46_days() {
 
 #[test]
 fn every_cell_has_a_defined_outcome_or_is_marked_impossible() {
-    // 4 phases × 7 events; the impossible ones are the same for every downtime.
+    // 4 phases × 8 events; the impossible ones are the same for every downtime.
     for down in [3600, 16 * DAY, 46 * DAY].map(Duration::from_secs) {
         let n = cells(down).len();
-        assert_eq!(n, 14, "meaningful cells at {down:?}");
+        assert_eq!(n, 16, "meaningful cells at {down:?}");
     }
     let accounts: std::collections::BTreeSet<_> = PHASES
         .iter()
         .flat_map(|p| EVENTS.iter().map(move |e| account(*p, *e)))
         .collect();
-    assert_eq!(accounts.len(), 28, "one account per cell");
+    assert_eq!(accounts.len(), 32, "one account per cell");
     assert!(
         accounts
             .iter()
