@@ -180,3 +180,72 @@ async fn a_crashed_holders_lease_is_taken_only_after_it_expired() {
     );
     standby.release().await.expect("released");
 }
+
+/// The e2e tier's sequence: a hand-over (the old leader releases on SIGTERM, the standby takes
+/// the Lease) and then the new leader crashes within a second of taking it. The crash is its
+/// whole runtime stopping (every task dropped, nothing released), as a SIGKILL does; a third
+/// candidate must still wait for the crashed holder's Lease to expire.
+#[test]
+fn a_holder_crashing_right_after_a_hand_over_keeps_its_lease_until_it_expires() {
+    install_crypto_provider();
+    let main = tokio::runtime::Runtime::new().unwrap();
+    let env = main.block_on(TestEnv::start()).expect("control plane starts");
+    let lease = "hand-over-crash";
+    let config = env.kube_config();
+
+    // The second candidate runs on a runtime of its own: shutting that runtime down is its crash.
+    let crashable = tokio::runtime::Runtime::new().unwrap();
+    let (elected_tx, elected_rx) = std::sync::mpsc::channel();
+    let b_config = config.clone();
+    crashable.spawn(async move {
+        let client = kube::Client::try_from(b_config).unwrap();
+        let handle = acquire(client, LeaderConfig::new(lease, NAMESPACE, "candidate-b"))
+            .await
+            .unwrap();
+        elected_tx.send(()).unwrap();
+        // Leads (renews) until its runtime goes away.
+        std::future::pending::<()>().await;
+        drop(handle);
+    });
+
+    main.block_on(async {
+        let api: Api<Lease> = Api::namespaced(env.client(), NAMESPACE);
+        let first = timeout(
+            Duration::from_secs(30),
+            acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "candidate-a")),
+        )
+        .await
+        .expect("first elected in time")
+        .expect("first elected");
+        first.release().await.expect("released");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while elected_rx.try_recv().is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the standby did not take over");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(holder(&api, lease).await.as_deref(), Some("candidate-b"));
+    });
+    // The crash, within a second of the hand-over.
+    crashable.shutdown_background();
+    main.block_on(async {
+        let api: Api<Lease> = Api::namespaced(env.client(), NAMESPACE);
+        let spec = api.get(lease).await.unwrap().spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("candidate-b"));
+        let renewed = spec.renew_time.expect("renewTime").0;
+        let third = timeout(
+            Duration::from_secs(40),
+            acquire(env.client(), LeaderConfig::new(lease, NAMESPACE, "candidate-c")),
+        )
+        .await
+        .expect("third elected once the lease expired")
+        .expect("third elected");
+        let spec = api.get(lease).await.unwrap().spec.unwrap();
+        let acquired = spec.acquire_time.expect("acquireTime").0;
+        eprintln!("crashed holder's last renewal {renewed}, successor acquired {acquired}");
+        assert!(
+            acquired >= renewed + Duration::from_secs(15),
+            "acquireTime {acquired} is before the crashed holder's lease expired ({renewed} + 15 s)"
+        );
+        third.release().await.expect("released");
+    });
+}
