@@ -343,6 +343,7 @@ fn spawn_operator(env: &TestEnv, poll: Duration) -> Child {
     };
     command
         .args(["run", "--log-format", "text", "--leader-election", "false"])
+        .args(["--allow-endpoint-override", "--endpoint-allowlist", "127.0.0.1"])
         .args(["--poll-interval", &format!("{}s", poll.as_secs())])
         .args([
             "--listen-address",

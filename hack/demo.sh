@@ -54,7 +54,7 @@ kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 echo "==> operator (credentials: the emulator maps access key 111111111111 to the payer account)" >&2
 AWS_ACCESS_KEY_ID=111111111111 AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
   "$bin/aws-invite-operator" run --log-format text --listen-address 127.0.0.1:18080 --metrics-auth open --poll-interval 2s \
-  --lease-namespace default >"$work/operator.log" 2>&1 &
+  --lease-namespace default --allow-endpoint-override --endpoint-allowlist "127.0.0.1:$emulator_port" >"$work/operator.log" 2>&1 &
 pids+=($!)
 deadline_wait 60 "the operator" curl -sf http://127.0.0.1:18080/readyz
 

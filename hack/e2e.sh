@@ -445,6 +445,7 @@ webIdentity:
 operator:
   pollInterval: 2s
   logFilter: info,kube_lease_manager=debug  # the election's decisions, evidence for the Lease check
+  endpointOverride: {enabled: true, allowlist: ["$node_ip:$emulator_port"]}
 extraEnv:
   - {name: AWS_REGION, value: us-east-1}
   - {name: AWS_ENDPOINT_URL_STS, value: "$emulator"}

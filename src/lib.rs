@@ -10,4 +10,5 @@ pub mod reason;
 pub mod reconcile;
 pub mod runtime;
 pub mod telemetry;
+pub mod tenancy;
 pub mod transfer;

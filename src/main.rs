@@ -16,6 +16,7 @@ use aws_invite_operator::runtime::leader::{self, LeaderConfig, LeaderHandle};
 use aws_invite_operator::runtime::metrics_access::{MetricsAccess, MetricsAuth};
 use aws_invite_operator::runtime::{install_crypto_provider, shutdown};
 use aws_invite_operator::telemetry::{self, LogFormat, Metrics};
+use aws_invite_operator::tenancy::{AllowedEndpoint, EndpointPolicy, Tenancy};
 use clap::{ArgAction, Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -77,6 +78,21 @@ struct RunArgs {
     /// <hostname>-<pid>].
     #[arg(long, env = "AWS_INVITE_IDENTITY")]
     identity: Option<String>,
+    /// The one namespace credentials Secrets (BillingProfile spec.credentials.secretRef) are
+    /// read from; a profile naming another is refused [default: the operator's namespace,
+    /// $POD_NAMESPACE, else "default"].
+    #[arg(long, env = "AWS_INVITE_CREDENTIALS_NAMESPACE")]
+    credentials_namespace: Option<String>,
+    /// Use BillingProfiles' spec.endpointUrl overrides, to the hosts of --endpoint-allowlist
+    /// only (e.g. the orgs-emulator). Off: a profile with an override is refused and nothing
+    /// is sent to it.
+    #[arg(long, env = "AWS_INVITE_ALLOW_ENDPOINT_OVERRIDE", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    allow_endpoint_override: bool,
+    /// Hosts (any port) or host:port pairs endpoint overrides may name, comma-separated, e.g.
+    /// `127.0.0.1,orgs-emulator.tools.svc:4566`. Required with --allow-endpoint-override.
+    #[arg(long, env = "AWS_INVITE_ENDPOINT_ALLOWLIST", value_delimiter = ',')]
+    endpoint_allowlist: Vec<AllowedEndpoint>,
 }
 
 fn parse_poll_interval(s: &str) -> Result<Duration, String> {
@@ -91,12 +107,33 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The operator's own namespace: $POD_NAMESPACE (the chart sets it), else "default".
+fn operator_namespace() -> String {
+    non_empty_env("POD_NAMESPACE").unwrap_or_else(|| "default".to_owned())
+}
+
 impl RunArgs {
     fn lease_namespace(&self) -> String {
-        self.lease_namespace
-            .clone()
-            .or_else(|| non_empty_env("POD_NAMESPACE"))
-            .unwrap_or_else(|| "default".to_owned())
+        self.lease_namespace.clone().unwrap_or_else(operator_namespace)
+    }
+
+    /// The tenancy rules the flags set, or why they contradict each other.
+    fn tenancy(&self) -> Result<Tenancy, String> {
+        let mut tenancy = Tenancy::in_namespace(operator_namespace());
+        if let Some(ns) = &self.credentials_namespace {
+            tenancy.credentials_namespace.clone_from(ns);
+        }
+        match (self.allow_endpoint_override, self.endpoint_allowlist.is_empty()) {
+            (true, true) => {
+                return Err(
+                    "--allow-endpoint-override needs --endpoint-allowlist: the hosts overrides may name".into(),
+                );
+            }
+            (false, false) => return Err("--endpoint-allowlist is only used with --allow-endpoint-override".into()),
+            (true, false) => tenancy.endpoints = EndpointPolicy::allow(self.endpoint_allowlist.clone()),
+            (false, true) => {}
+        }
+        Ok(tenancy)
     }
 
     fn identity(&self) -> String {
@@ -148,6 +185,10 @@ fn start(args: RunArgs) -> ExitCode {
         eprintln!("error: {err}");
         return ExitCode::FAILURE;
     }
+    if let Err(err) = args.tenancy() {
+        tracing::error!(error = %err, "invalid flags");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -181,6 +222,8 @@ async fn run(args: RunArgs) -> ExitCode {
         poll_interval = ?args.poll_interval,
         concurrency = args.concurrency,
         leader_election = args.leader_election,
+        credentials_namespace = ?args.credentials_namespace,
+        allow_endpoint_override = args.allow_endpoint_override,
         "starting aws-invite-operator"
     );
 
@@ -268,6 +311,13 @@ async fn run_with_server(
         metrics: metrics.clone(),
         clock: Clock::system(),
         instance: Some(identity),
+        tenancy: match args.tenancy() {
+            Ok(tenancy) => tenancy,
+            Err(err) => {
+                tracing::error!(error = %err, "invalid flags");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let controllers = controller::run(client, config, controller_stop.clone().cancelled_owned());
     tokio::pin!(controllers);
@@ -376,6 +426,35 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn tenancy_flags_are_safe_by_default_and_consistent() {
+        let cli = Cli::try_parse_from(["aws-invite-operator"]).expect("parses");
+        let t = cli.run.tenancy().expect("consistent");
+        assert!(!t.endpoints.enabled(), "endpoint overrides are off by default");
+        assert_eq!(t.credentials_namespace, t.operator_namespace);
+        let cli = Cli::try_parse_from([
+            "aws-invite-operator",
+            "--credentials-namespace",
+            "aws-creds",
+            "--allow-endpoint-override",
+            "--endpoint-allowlist",
+            "127.0.0.1,emulator:4566",
+        ])
+        .expect("parses");
+        let t = cli.run.tenancy().expect("consistent");
+        assert_eq!(t.credentials_namespace, "aws-creds");
+        assert!(t.endpoints.check(Some("http://emulator:4566")).is_ok());
+        assert!(t.endpoints.check(Some("http://emulator:80")).is_err());
+        for args in [
+            &["aws-invite-operator", "--allow-endpoint-override=true"][..],
+            &["aws-invite-operator", "--endpoint-allowlist", "127.0.0.1"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(cli.run.tenancy().is_err(), "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["aws-invite-operator", "--endpoint-allowlist", "http://x"]).is_err());
     }
 
     #[test]

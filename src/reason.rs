@@ -162,6 +162,16 @@ reasons! {
             or the spec.",
         /// The profile has not been checked yet.
         NotChecked => "The operator has not checked the profile yet; wait a few seconds.",
+        /// The credentials Secret is outside the operator's credentials namespace.
+        CredentialsNamespaceNotAllowed => "spec.credentials.secretRef names a namespace other than the \
+            operator's credentials namespace (--credentials-namespace, by default the operator's own namespace); \
+            the operator reads credentials Secrets only there. Put the Secret there and drop the namespace or name \
+            that one.",
+        /// The endpoint override is not allowed by the operator's installer.
+        EndpointNotAllowed => "spec.endpointUrl names an endpoint this operator does not use: overrides are off \
+            unless its installer turns them on (--allow-endpoint-override), and then only hosts on \
+            --endpoint-allowlist are used. No request was sent there. Remove spec.endpointUrl to use AWS, or ask the \
+            installer to allow the host.",
         // AWS errors (see `crate::aws::classify`).
         /// AWS throttled the request.
         Throttled => "AWS throttled the request; the operator retries with backoff.",

@@ -268,7 +268,7 @@ fn helm_lint_passes_with_default_and_full_values() {
 }
 
 #[test]
-fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
+fn default_values_render_one_replica_with_secret_reads_in_the_release_namespace() {
     let objs = objects(&render(Values::Default));
     let name = "aws-invite-operator";
     let want: BTreeSet<(String, String, String)> = [
@@ -277,6 +277,8 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
         ("ClusterRoleBinding", "", name.to_owned()),
         ("Role", NS, format!("{name}-leader-election")),
         ("RoleBinding", NS, format!("{name}-leader-election")),
+        ("Role", NS, format!("{name}-credentials")),
+        ("RoleBinding", NS, format!("{name}-credentials")),
         ("ClusterRole", "", format!("{name}-asset-manager")),
         ("ClusterRole", "", format!("{name}-viewer")),
         ("ClusterRole", "", format!("{name}-billing-profile-admin")),
@@ -321,6 +323,7 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
             "--leader-election=true",
             "--lease-name=aws-invite-operator",
             "--lease-namespace=aws-invite-system",
+            "--credentials-namespace=aws-invite-system",
         ]
     );
     let env = container["env"].as_array().expect("env");
@@ -341,11 +344,12 @@ fn default_values_render_one_replica_with_cluster_wide_secret_reads() {
     assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
     assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault");
 
+    // Issue 12 item 1: no cluster-wide Secret reads; `get` in the credentials namespace only.
     let operator = rules(find(&objs, "ClusterRole", name));
-    assert_eq!(
-        operator.get(&("/secrets".to_owned(), vec![])),
-        Some(&BTreeSet::from(["get".to_owned()]))
-    );
+    assert_eq!(operator.get(&("/secrets".to_owned(), vec![])), None);
+    let credentials = find(&objs, "Role", &format!("{name}-credentials"));
+    assert_eq!(credentials["metadata"]["namespace"], NS);
+    assert_eq!(rules(credentials), expect_rules(&[("/secrets", &[], &["get"])]));
 }
 
 #[test]
@@ -448,19 +452,46 @@ fn full_values_render_every_option() {
 }
 
 #[test]
-fn secret_access_none_grants_no_secret_reads() {
-    let objs = objects(&ok(
-        &mut template(Values::Default, &["--set", "rbac.secretAccess=None"]),
-        None,
-    ));
-    for role in objs
-        .iter()
-        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
-    {
+fn by_default_secrets_are_read_in_the_credentials_namespace_only() {
+    // Issue 12 item 1: a BillingProfile admin must not be able to make the operator read
+    // another team's Secret. By default the only Secret grant is a Role in the credentials
+    // namespace (the release namespace unless operator.credentialsNamespace says otherwise).
+    for (extra, credentials_ns) in [
+        (&[][..], NS),
+        (
+            &["--set", "operator.credentialsNamespace=aws-credentials"][..],
+            "aws-credentials",
+        ),
+    ] {
+        let objs = objects(&ok(&mut template(Values::Default, extra), None));
+        for role in objs
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
+        {
+            let name = role["metadata"]["name"].as_str().unwrap_or_default();
+            let grants = rules(role).keys().any(|(resource, _)| resource == "/secrets");
+            if name == "aws-invite-operator-credentials" {
+                assert_eq!(role["kind"], "Role");
+                assert_eq!(role["metadata"]["namespace"], credentials_ns);
+                assert_eq!(rules(role), expect_rules(&[("/secrets", &[], &["get"])]));
+            } else {
+                assert!(!grants, "{name} grants Secret reads");
+            }
+        }
+        let binding = find(&objs, "RoleBinding", "aws-invite-operator-credentials");
+        assert_eq!(binding["metadata"]["namespace"], credentials_ns);
+        assert_eq!(
+            binding["subjects"],
+            json!([{"kind": "ServiceAccount", "name": "aws-invite-operator", "namespace": NS}])
+        );
+        let args = strings(
+            &find(&objs, "Deployment", "aws-invite-operator")["spec"]["template"]["spec"]["containers"][0]["args"],
+        );
+        let want = format!("--credentials-namespace={credentials_ns}");
+        assert!(args.contains(&want.as_str()), "{args:?}");
         assert!(
-            !rules(role).keys().any(|(resource, _)| resource == "/secrets"),
-            "{} grants Secret reads",
-            role["metadata"]["name"]
+            !args.iter().any(|a| a.contains("endpoint")),
+            "endpoint overrides are off by default: {args:?}"
         );
     }
 }
@@ -479,6 +510,29 @@ fn web_identity_needs_the_role_arn_annotation() {
     let objs = objects(&render(Values::Default));
     let deploy = objs.iter().find(|o| o["kind"] == "Deployment").expect("Deployment");
     assert!(deploy["spec"]["template"]["spec"]["volumes"].is_null());
+}
+
+#[test]
+fn endpoint_overrides_are_an_installer_choice_with_an_allowlist() {
+    let objs = objects(&ok(
+        &mut template(
+            Values::Default,
+            &[
+                "--set",
+                "operator.endpointOverride.enabled=true",
+                "--set",
+                "operator.endpointOverride.allowlist={127.0.0.1,emulator.tools:4566}",
+            ],
+        ),
+        None,
+    ));
+    let args =
+        strings(&find(&objs, "Deployment", "aws-invite-operator")["spec"]["template"]["spec"]["containers"][0]["args"]);
+    assert!(args.contains(&"--allow-endpoint-override=true"), "{args:?}");
+    assert!(
+        args.contains(&"--endpoint-allowlist=127.0.0.1,emulator.tools:4566"),
+        "{args:?}"
+    );
 }
 
 #[test]
@@ -508,7 +562,9 @@ fn several_replicas_need_leader_election() {
     assert!(args.contains(&"--leader-election=false"), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("--lease-")), "{args:?}");
     assert!(
-        !objs.iter().any(|o| o["kind"] == "Role"),
+        !objs
+            .iter()
+            .any(|o| o["kind"] == "Role" && o["metadata"]["name"] == "aws-invite-operator-leader-election"),
         "no Lease Role without leader election"
     );
 }
@@ -528,6 +584,18 @@ fn values_schema_rejects_bad_values_naming_the_key() {
             "'leaseNmae' not allowed",
         ),
         (&["--set", "rbac.secretAccess=Some"], "/rbac/secretAccess"),
+        (
+            &["--set", "operator.endpointOverride.enabled=true"],
+            "/operator/endpointOverride/allowlist",
+        ),
+        (
+            &["--set", "operator.endpointOverride.allowlist={http://evil.example}"],
+            "/operator/endpointOverride/allowlist/0",
+        ),
+        (
+            &["--set", "operator.credentialsNamespace=Not_A_Namespace"],
+            "/operator/credentialsNamespace",
+        ),
         (&["--set", "rbac.secretAccess=Namespaces"], "/rbac/secretNamespaces"),
         (
             &["--set", "rbac.secretNamespaces={Not_A_Namespace}"],
@@ -675,7 +743,7 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
             }
         }
         let fullname = values.fullname();
-        let mut want = expect_rules(&[
+        let want = expect_rules(&[
             ("awsinvite.io/awsaccountinvites", &[], &["list", "watch", "patch"]),
             ("awsinvite.io/awsaccountinvites/status", &[], &["patch"]),
             ("awsinvite.io/billingprofiles", &[], &["list", "watch"]),
@@ -688,9 +756,6 @@ fn rbac_has_no_wildcards_and_grants_the_operator_exactly_what_it_uses() {
             ("authentication.k8s.io/tokenreviews", &[], &["create"]),
             ("authorization.k8s.io/subjectaccessreviews", &[], &["create"]),
         ]);
-        if values == Values::Default {
-            want.extend(expect_rules(&[("/secrets", &[], &["get"])]));
-        }
         assert_eq!(
             rules(find(&objs, "ClusterRole", fullname)),
             want,
@@ -914,7 +979,7 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
         &["patch", "billingprofiles.awsinvite.io", "--subresource=status"],
         &["get", "namespaces"],
         &["watch", "namespaces"],
-        &["get", "secrets", "-n", "billing"],
+        &["get", "secrets", "-n", NS],
         &["create", "events.events.k8s.io", "-n", "billing"],
         &["create", "leases.coordination.k8s.io", "-n", NS],
         &["patch", "leases.coordination.k8s.io/aws-invite-operator", "-n", NS],
@@ -926,6 +991,9 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
         &["delete", "awsaccountinvites.awsinvite.io", "-n", "billing"],
         &["update", "awsaccountinvites.awsinvite.io", "-n", "billing"],
         &["patch", "billingprofiles.awsinvite.io"],
+        // Issue 12 item 1: no Secret outside the credentials namespace (the release's).
+        &["get", "secrets", "-n", "billing"],
+        &["get", "secrets", "-n", "default"],
         &["list", "secrets", "-n", "billing"],
         &["watch", "secrets", "-A"],
         &["create", "secrets", "-n", "billing"],
@@ -985,7 +1053,7 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
         .expect("emulator starts");
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "payer-keys", "namespace": "billing"},
+        "metadata": {"name": "payer-keys", "namespace": NS},
         "stringData": {"AWS_ACCESS_KEY_ID": "111111111111", "AWS_SECRET_ACCESS_KEY": "emulator"},
     });
     kubectl_ok(&env, &["apply", "-f", "-"], Some(&secret.to_string()));
@@ -1009,6 +1077,12 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
                 a.to_owned()
             }
         })
+        // The installer's choice for a demo: overrides to the emulator only (the chart's
+        // operator.endpointOverride renders these; see endpoint_overrides_are_an_installer_choice...).
+        .chain([
+            "--allow-endpoint-override=true".to_owned(),
+            "--endpoint-allowlist=127.0.0.1".to_owned(),
+        ])
         .collect();
     let log_path = env.dir().join("operator.log");
     let log = std::fs::File::create(&log_path).expect("log file");
@@ -1060,7 +1134,7 @@ async fn operator_runs_as_the_charts_service_account_with_only_the_charts_rbac()
             "managementAccountId": "111111111111",
             "organizationId": "o-helmchart01",
             "endpointUrl": emulator.url(),
-            "credentials": {"secretRef": {"namespace": "billing", "name": "payer-keys"}},
+            "credentials": {"secretRef": {"name": "payer-keys"}},
             "allowedNamespaces": {
                 "from": "Selector",
                 "selector": {"matchLabels": {"awsinvite.io/billing-profile": "payer-main"}},

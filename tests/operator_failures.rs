@@ -238,7 +238,7 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
     let h = Harness::start().await;
     // A Secret holding a *member* account's keys: DescribeOrganization works for members,
     // listing and sending invitations does not.
-    let secrets: Api<Secret> = Api::namespaced(h.env.client(), NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(h.env.client(), OPERATOR_NAMESPACE);
     let secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": "payer-keys"},
         "stringData": {"AWS_ACCESS_KEY_ID": MEMBER, "AWS_SECRET_ACCESS_KEY": "not-the-payer"},
@@ -248,7 +248,7 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
         .create(&PostParams::default(), &secret)
         .await
         .expect("secret created");
-    h.create_profile(json!({"credentials": {"secretRef": {"namespace": NAMESPACE, "name": "payer-keys"}}}))
+    h.create_profile(json!({"credentials": {"secretRef": {"namespace": OPERATOR_NAMESPACE, "name": "payer-keys"}}}))
         .await;
     h.create_invite("blocked", STANDALONE, json!({})).await;
 
@@ -288,8 +288,9 @@ async fn credentials_that_cannot_manage_the_organization_stop_the_profile_and_th
         })
         .await;
     let why = condition_of(&invite, "Ready").2;
+    // The tenant learns the profile's name and reason, not its administrator's detail.
     assert!(
-        why.contains(PROFILE) && why.contains("cannot list its handshakes"),
+        why.contains(PROFILE) && why.contains("ask its administrator") && !why.contains("handshakes"),
         "{why}"
     );
     assert_eq!(

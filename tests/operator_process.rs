@@ -57,6 +57,8 @@ impl Operator {
                 "open",
             ])
             .args(["--leader-election", "true", "--lease-name", LEASE_NAME])
+            // The emulator stands in for AWS: the one endpoint override allowed.
+            .args(["--allow-endpoint-override", "--endpoint-allowlist", "127.0.0.1"])
             .args(["--lease-namespace", LEASE_NAMESPACE, "--identity", identity])
             .env("KUBECONFIG", env.kubeconfig_path())
             .env("AWS_ACCESS_KEY_ID", MGMT)

@@ -48,7 +48,10 @@ pub struct BillingProfileSpec {
     pub credentials: Option<ProfileCredentials>,
 
     /// Overrides the AWS endpoint for Organizations, STS and IAM, e.g. "http://127.0.0.1:4566"
-    /// for the bundled orgs-emulator. Leave unset for real AWS.
+    /// for the bundled orgs-emulator. Leave unset for real AWS. Used only when the operator's
+    /// installer allows overrides (`--allow-endpoint-override`) and the host is on its
+    /// `--endpoint-allowlist`; otherwise the profile is Stalled with reason `EndpointNotAllowed`
+    /// and no request goes to the URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^https?://[^\\\\s]+$')").message("endpointUrl must be an http:// or https:// URL"))]
     #[schemars(length(max = 2048))]
@@ -106,20 +109,26 @@ pub struct ProfileCredentials {
     pub session_name: Option<String>,
 
     /// Static keys for clusters without IRSA or Pod Identity: a Secret with the keys
-    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and optionally `AWS_SESSION_TOKEN`).
-    /// The keys are never logged nor copied into status.
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and optionally `AWS_SESSION_TOKEN`),
+    /// in the operator's credentials namespace (its own namespace unless its installer chose
+    /// another, as cert-manager does for ClusterIssuers). The keys are never logged nor copied
+    /// into status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<SecretReference>,
 }
 
-/// A Secret in a given namespace.
+/// A Secret in the operator's credentials namespace.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretReference {
-    /// Namespace of the Secret.
+    /// Namespace of the Secret: unset, or the operator's credentials namespace (flag
+    /// `--credentials-namespace`, by default the operator's own namespace). The operator reads
+    /// credentials Secrets from no other namespace; a profile naming another one is Stalled
+    /// with reason `CredentialsNamespaceNotAllowed` and nothing is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a namespace name: lowercase letters, digits and '-', starting and ending with a letter or digit"))]
     #[schemars(length(min = 1, max = 63))]
-    pub namespace: String,
+    pub namespace: Option<String>,
     /// Name of the Secret.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')").message("must be a Secret name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"))]
     #[schemars(length(min = 1, max = 253))]

@@ -9,6 +9,7 @@ use kube::{Api, Client, ResourceExt};
 use crate::api::BillingProfile;
 use crate::aws::{AwsCallObserver, AwsError, ErrorClass, ProfileClients, StaticKeys};
 use crate::reason::Reason;
+use crate::tenancy::Tenancy;
 
 /// A profile's clients and the spec/secret version they were built from.
 #[derive(Clone)]
@@ -24,13 +25,25 @@ pub(super) struct Connections(tokio::sync::Mutex<HashMap<String, Connection>>);
 impl Connections {
     /// The AWS clients of `profile`, reusing the cached ones while its generation and its
     /// credentials Secret are unchanged. Calls are reported to `observer` (metrics).
+    /// The installer's tenancy rules are checked first: an endpoint override not allowed or a
+    /// credentials Secret outside the credentials namespace fails before any Secret is read or
+    /// any request is sent.
     pub(super) async fn connect(
         &self,
         client: &Client,
+        tenancy: &Tenancy,
         observer: Arc<dyn AwsCallObserver>,
         profile: &BillingProfile,
     ) -> Result<ProfileClients, AwsError> {
-        let (static_keys, secret_version) = static_keys(client, profile).await?;
+        if let Err(message) = tenancy.endpoints.check(profile.spec.endpoint_url.as_deref()) {
+            return Err(AwsError::local(
+                "Connect",
+                ErrorClass::Profile,
+                Reason::EndpointNotAllowed,
+                message,
+            ));
+        }
+        let (static_keys, secret_version) = static_keys(client, tenancy, profile).await?;
         let key = format!(
             "{}/{}",
             profile.metadata.generation.unwrap_or_default(),
@@ -61,14 +74,27 @@ impl Connections {
 
 /// The static keys of `spec.credentials.secretRef` and the Secret's resource version (None,
 /// None without a secretRef: the SDK's default chain).
+/// Only the credentials namespace is read: a reference elsewhere is refused without a read,
+/// so the answer says nothing about Secrets there.
 async fn static_keys(
     client: &Client,
+    tenancy: &Tenancy,
     profile: &BillingProfile,
 ) -> Result<(Option<StaticKeys>, Option<String>), AwsError> {
     let Some(secret_ref) = profile.spec.credentials.as_ref().and_then(|c| c.secret_ref.as_ref()) else {
         return Ok((None, None));
     };
-    let (namespace, name) = (&secret_ref.namespace, &secret_ref.name);
+    let namespace = tenancy
+        .credentials_secret_namespace(secret_ref.namespace.as_deref())
+        .map_err(|message| {
+            AwsError::local(
+                "LoadCredentials",
+                ErrorClass::Profile,
+                Reason::CredentialsNamespaceNotAllowed,
+                message,
+            )
+        })?;
+    let name = &secret_ref.name;
     let unavailable = |message: String| {
         AwsError::local(
             "LoadCredentials",
@@ -79,8 +105,17 @@ async fn static_keys(
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = secrets.get(name).await.map_err(|e| {
+        let why = match &e {
+            kube::Error::Api(status) if status.code == 404 => "it does not exist".to_owned(),
+            kube::Error::Api(status) if status.code == 403 => {
+                "the operator may not read it (the chart grants Secret reads in the credentials namespace only)"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
         unavailable(format!(
-            "cannot read Secret {namespace}/{name} named by spec.credentials.secretRef: {e}"
+            "cannot read Secret {name:?} named by spec.credentials.secretRef in the credentials namespace \
+             {namespace:?}: {why}"
         ))
     })?;
     let data = secret.data.unwrap_or_default();
@@ -92,7 +127,8 @@ async fn static_keys(
     let (Some(access_key_id), Some(secret_access_key)) = (field("AWS_ACCESS_KEY_ID"), field("AWS_SECRET_ACCESS_KEY"))
     else {
         return Err(unavailable(format!(
-            "Secret {namespace}/{name} must have the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            "Secret {name:?} in the credentials namespace {namespace:?} must have the keys AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY"
         )));
     };
     let keys = StaticKeys {

@@ -83,7 +83,9 @@ impl Context {
     /// The AWS clients of a profile, built once per spec generation and Secret version.
     pub(super) async fn connect(&self, profile: &BillingProfile) -> Result<ProfileClients, AwsError> {
         let observer: Arc<dyn AwsCallObserver> = self.config.metrics.clone();
-        self.connections.connect(&self.client, observer, profile).await
+        self.connections
+            .connect(&self.client, &self.config.tenancy, observer, profile)
+            .await
     }
 
     /// The key of the profile's current connection (what a poller is tagged with), if any.
@@ -160,8 +162,14 @@ impl Context {
     }
 
     /// Publishes events about `object`; failures are logged, never fatal. The one event writer.
+    /// Events about a cluster-scoped object (a BillingProfile) go to the operator's own
+    /// namespace, where only those who administer the operator read them, not to `default`
+    /// (where the Events API would otherwise put them).
     pub(super) async fn publish<K: Resource<DynamicType = ()>>(&self, object: &K, events: &[EventNote]) {
-        let reference = object.object_ref(&());
+        let mut reference = object.object_ref(&());
+        if reference.namespace.is_none() {
+            reference.namespace = Some(self.config.tenancy.operator_namespace.clone());
+        }
         for note in events {
             let event = KubeEvent {
                 type_: if note.warning {

@@ -30,6 +30,7 @@ pub use context::Context;
 
 use crate::api::{AwsAccountInvite, BillingProfile, BillingTransfer};
 use crate::telemetry::Metrics;
+use crate::tenancy::Tenancy;
 
 /// The finalizer that lets the operator cancel an open invitation before an invite goes.
 pub const FINALIZER: &str = "awsinvite.io/cleanup";
@@ -49,6 +50,9 @@ pub struct ControllerConfig {
     pub clock: Clock,
     /// The event reporter instance (pod name).
     pub instance: Option<String>,
+    /// The installer's tenancy rules: the credentials namespace, endpoint overrides, where
+    /// profile Events go (docs/security.md).
+    pub tenancy: Tenancy,
 }
 
 /// Everything that can fail in a reconcile.

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{Context, Error, MANAGER};
 use crate::api::{BillingProfile, BillingProfileStatus, InvitePhase};
 use crate::aws::{AwsError, OrganizationInfo, ProfileClients};
-use crate::reason::EventReason;
+use crate::reason::{EventReason, Reason};
 use crate::reconcile::conditions;
 use crate::reconcile::invite::EventNote;
 use crate::reconcile::profile::{OrganizationCheck, profile_status};
@@ -142,9 +142,17 @@ async fn record(ctx: &Context, profile: &BillingProfile, status: &BillingProfile
         .as_ref()
         .is_some_and(|s| conditions::is_true(&s.conditions, conditions::READY));
     if ready != was_ready || profile.status.is_none() {
-        let message = conditions::find(&status.conditions, conditions::READY)
-            .map(|c| c.message.clone())
-            .unwrap_or_default();
+        let condition = conditions::find(&status.conditions, conditions::READY);
+        // The NotReady event carries the reason and its advice, not the condition's detail
+        // (which may name the credentials Secret); `kubectl describe bp` shows the detail.
+        let message = match condition {
+            Some(c) if ready => c.message.clone(),
+            Some(c) => match Reason::parse(&c.reason) {
+                Some(reason) => format!("{reason}: {}", reason.advice()),
+                None => c.reason.clone(),
+            },
+            None => String::new(),
+        };
         let note = EventNote {
             warning: !ready,
             reason: if ready {

@@ -223,9 +223,11 @@ fn profile_gate(obs: &Observation<'_>, plan: &mut Plan, profile: &ProfileView) {
             );
             return stall(obs, plan, Reason::BillingProfileNotAllowed, message);
         }
-        ProfileView::NotReady { reason, message } => Standing::WaitingOnProfile {
+        // The profile's own detail (credentials, organization) is for its administrators:
+        // tenants get the reason only (docs/security.md).
+        ProfileView::NotReady { reason, .. } => Standing::WaitingOnProfile {
             reason: Reason::BillingProfileNotReady,
-            message: format!("BillingProfile {name:?} is not ready ({reason}): {message}"),
+            message: format!("BillingProfile {name:?} is not ready ({reason}); ask its administrator"),
         },
         ProfileView::Missing | ProfileView::Ready { .. } => Standing::WaitingOnProfile {
             reason: Reason::BillingProfileNotFound,
@@ -787,8 +789,14 @@ pub fn record_send_failure(
             EventReason::Stalled,
             None,
         ),
-        SendFailure::Profile { reason, message } => {
-            let message = format!("The billing profile's credentials were refused ({reason}): {message}");
+        SendFailure::Profile { reason, .. } => {
+            // AWS's text names the payer's principal and organization: for the profile's
+            // administrators (the profile's status and the operator's log), not for tenants.
+            let profile = &spec.billing_profile;
+            let message = format!(
+                "AWS refused the billing profile's credentials ({reason}); BillingProfile {profile:?} needs its \
+                 administrator"
+            );
             let standing = Standing::ProfileRefused {
                 reason: *reason,
                 message,

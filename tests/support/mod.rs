@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_invite_operator::api::{self, AwsAccountInvite, BillingProfile, InvitePhase};
 use aws_invite_operator::controller::{self, Clock, ClockHandle, ControllerConfig};
 use aws_invite_operator::telemetry::Metrics;
+use aws_invite_operator::tenancy::{EndpointPolicy, Tenancy};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, PostParams};
 use kube::runtime::wait::await_condition;
@@ -24,6 +25,18 @@ pub const STANDALONE: &str = "222222222222";
 pub const SECOND: &str = "444444444444";
 pub const MEMBER: &str = "333333333333";
 pub const NAMESPACE: &str = "billing";
+/// The operator's own namespace: its credentials namespace and where profile Events go.
+pub const OPERATOR_NAMESPACE: &str = "aws-invite-operator";
+/// The emulator's host: the one endpoint override the tests' operator allows.
+pub const EMULATOR_HOST: &str = "127.0.0.1";
+
+/// The tests' tenancy rules: credentials from [`OPERATOR_NAMESPACE`], endpoint overrides to
+/// the in-process emulator ([`EMULATOR_HOST`], any port) only.
+pub fn test_tenancy() -> Tenancy {
+    let mut tenancy = Tenancy::in_namespace(OPERATOR_NAMESPACE);
+    tenancy.endpoints = EndpointPolicy::allow(vec![EMULATOR_HOST.parse().expect("allowlist entry")]);
+    tenancy
+}
 pub const PROFILE: &str = "payer-main";
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -64,6 +77,9 @@ pub struct Harness {
     pub metrics: std::sync::Arc<Metrics>,
     /// How often the operator sweeps each profile's handshakes (1 s unless a test sets it).
     pub poll_interval: Duration,
+    /// The operator's tenancy rules ([`test_tenancy`] unless a test sets them before
+    /// [`Harness::start_operator`]).
+    pub tenancy: Tenancy,
     clock_source: Clock,
     stop: Option<oneshot::Sender<()>>,
     operator: Option<tokio::task::JoinHandle<()>>,
@@ -77,6 +93,11 @@ impl Harness {
 
     /// Like [`Harness::start`], with the operator sweeping each profile every `poll_interval`.
     pub async fn start_with_poll_interval(poll_interval: Duration) -> Self {
+        Self::start_with(poll_interval, test_tenancy()).await
+    }
+
+    /// Like [`Harness::start`], with the operator sweeping every `poll_interval` under `tenancy`.
+    pub async fn start_with(poll_interval: Duration, tenancy: Tenancy) -> Self {
         aws_invite_operator::runtime::install_crypto_provider();
         // The SDK's default chain reads these: the management account's "access key".
         // SAFETY: every test in a binary sets the same values, and the SDK only reads them, so a
@@ -95,6 +116,9 @@ impl Harness {
         env.create_namespace(NAMESPACE, [("team", "billing")])
             .await
             .expect("namespace");
+        env.create_namespace(OPERATOR_NAMESPACE, [("app", "aws-invite-operator")])
+            .await
+            .expect("operator namespace");
         let emulator = Emulator::start(EmulatorConfig::with_seed(seed()).rate_limits(false))
             .await
             .expect("emulator");
@@ -108,6 +132,7 @@ impl Harness {
             clock: handle,
             metrics: metrics.clone(),
             poll_interval,
+            tenancy,
             clock_source: clock,
             stop: None,
             operator: None,
@@ -127,6 +152,7 @@ impl Harness {
             metrics: self.metrics.clone(),
             clock,
             instance: Some("test".into()),
+            tenancy: self.tenancy.clone(),
         };
         let client = self.env.client();
         self.operator = Some(tokio::spawn(async move {

@@ -50,3 +50,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "aws-invite-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/*
+The one namespace credentials Secrets are read from (default: the release namespace).
+*/}}
+{{- define "aws-invite-operator.credentialsNamespace" -}}
+{{- default .Release.Namespace .Values.operator.credentialsNamespace }}
+{{- end }}
