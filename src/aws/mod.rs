@@ -11,6 +11,7 @@ mod membership_index;
 mod observer;
 mod organizations;
 mod rate_limit;
+mod sweep_gate;
 mod transfer_observer;
 mod transfers;
 mod trust_policy;

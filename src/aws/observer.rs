@@ -9,11 +9,12 @@ use super::error::{AwsError, ErrorClass};
 use super::handshake_index::HandshakeIndex;
 use super::membership_index::MembershipIndex;
 use super::organizations::MemberAccount;
+use super::sweep_gate::{SweepGates, When, spawn_poller};
 use crate::handshake::Handshake;
 use crate::reason::Reason;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -56,9 +57,6 @@ pub struct ProfileView {
     pub last_error: Option<SweepError>,
 }
 
-/// The last sweep attempt of a profile: when it ended (monotonic) and its error, if it failed.
-type LastSweep = Option<(tokio::time::Instant, Option<AwsError>)>;
-
 /// Per-profile handshake indexes, shared between the poller tasks and the reconcilers.
 /// Cheap to clone.
 ///
@@ -69,7 +67,7 @@ type LastSweep = Option<(tokio::time::Instant, Option<AwsError>)>;
 #[derive(Debug, Clone, Default)]
 pub struct HandshakeObserver {
     views: Arc<RwLock<HashMap<String, ProfileView>>>,
-    sweeps: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<LastSweep>>>>>,
+    sweeps: SweepGates,
 }
 
 impl HandshakeObserver {
@@ -92,15 +90,6 @@ impl HandshakeObserver {
         }
     }
 
-    /// The sweep lock of `profile` (created on first use).
-    fn sweep_lock(&self, profile: &str) -> Arc<tokio::sync::Mutex<LastSweep>> {
-        let mut sweeps = match self.sweeps.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        sweeps.entry(profile.to_string()).or_default().clone()
-    }
-
     /// Makes one sweep (ListHandshakesForOrganization, ActionType=INVITE, all pages) for
     /// `profile`, swaps its index and returns the accounts whose handshakes changed (all
     /// accounts with a handshake on the first sweep). On failure the previous index stays,
@@ -112,11 +101,10 @@ impl HandshakeObserver {
         clients: &ProfileClients,
         now: Timestamp,
     ) -> Result<Vec<String>, AwsError> {
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
-        result
+        let sweep = || self.sweep(profile, clients, now);
+        self.sweeps
+            .run(profile, When::Now, || self.is_synced(profile), sweep)
+            .await
     }
 
     /// Makes sure `profile` has had a successful sweep: returns at once when it has; otherwise
@@ -124,23 +112,12 @@ impl HandshakeObserver {
     /// sweeping only when no sweep ended since this call began. A sweep that failed while this
     /// call waited returns its error (no second sweep right behind a failed one).
     pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
-        if self.is_synced(profile) {
-            return Ok(());
-        }
-        let began = tokio::time::Instant::now();
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        if self.is_synced(profile) {
-            return Ok(());
-        }
-        if let Some((ended, Some(e))) = last.as_ref()
-            && *ended >= began
-        {
-            return Err(e.clone());
-        }
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
-        result.map(|_| ())
+        let sweep = || self.sweep(profile, clients, now);
+        let synced = || self.is_synced(profile);
+        self.sweeps
+            .run(profile, When::Unsynced, synced, sweep)
+            .await
+            .map(|_| ())
     }
 
     /// The poller's sweep: like [`Self::refresh`], but skipped (no change reported) when a
@@ -153,17 +130,9 @@ impl HandshakeObserver {
         now: Timestamp,
         min_gap: Duration,
     ) -> Result<Vec<String>, AwsError> {
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        if let Some((ended, None)) = last.as_ref()
-            && ended.elapsed() < min_gap
-            && self.is_synced(profile)
-        {
-            return Ok(Vec::new());
-        }
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.as_ref().err().cloned()));
-        result
+        let sweep = || self.sweep(profile, clients, now);
+        let synced = || self.is_synced(profile);
+        self.sweeps.run(profile, When::Due(min_gap), synced, sweep).await
     }
 
     /// One sweep, without the lock (the callers hold it).
@@ -286,10 +255,7 @@ impl HandshakeObserver {
     /// Drops everything known about a profile (deleted profile).
     pub fn forget(&self, profile: &str) {
         self.write().remove(profile);
-        match self.sweeps.lock() {
-            Ok(mut g) => g.remove(profile),
-            Err(poisoned) => poisoned.into_inner().remove(profile),
-        };
+        self.sweeps.forget(profile);
     }
 
     /// Names of the profiles the observer has a view of.
@@ -316,28 +282,12 @@ where
     W: Fn(Vec<String>) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            let sweep = tokio::select! {
-                () = stop.cancelled() => break,
-                r = observer.refresh_if_due(&profile, &clients, now(), interval / 2) => r,
-            };
-            match sweep {
-                Ok(changed) if !changed.is_empty() => wake(changed),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(profile = %profile, reason = %e.reason(), error = %e, "handshake sweep failed");
-                }
-            }
-        }
-        tracing::debug!(profile = %profile, "handshake poller stopped");
-    })
+    let name = profile.clone();
+    let sweep = move || {
+        let (observer, clients, profile, at) = (observer.clone(), clients.clone(), name.clone(), now());
+        async move { observer.refresh_if_due(&profile, &clients, at, interval / 2).await }
+    };
+    spawn_poller("handshake", profile, interval, stop, sweep, wake)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 use super::client::ProfileClients;
 use super::error::AwsError;
+use super::sweep_gate::{SweepGates, When, spawn_poller};
 use crate::handshake::Handshake;
 use crate::transfer::AwsTransfer;
 use jiff::Timestamp;
@@ -59,15 +60,12 @@ pub fn customer_of(t: &AwsTransfer) -> String {
         .unwrap_or_default()
 }
 
-/// When the last sweep attempt of a profile ended and whether it succeeded.
-type LastSweep = Option<(tokio::time::Instant, bool)>;
-
 /// Per-profile transfer views, shared by the pollers and the BillingTransfer reconciles.
 /// Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct TransferObserver {
     views: Arc<Mutex<HashMap<String, TransferView>>>,
-    sweeps: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<LastSweep>>>>>,
+    sweeps: SweepGates,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,10 +78,6 @@ impl TransferObserver {
         Self::default()
     }
 
-    fn sweep_lock(&self, profile: &str) -> Arc<tokio::sync::Mutex<LastSweep>> {
-        locked(&self.sweeps).entry(profile.to_owned()).or_default().clone()
-    }
-
     /// Makes one sweep now (waiting for one in flight first); returns the customers whose
     /// transfers changed. The caller wants a list made after its call (e.g. before a send).
     pub async fn refresh(
@@ -92,27 +86,21 @@ impl TransferObserver {
         clients: &ProfileClients,
         now: Timestamp,
     ) -> Result<Vec<String>, AwsError> {
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.is_ok()));
-        result
+        let sweep = || self.sweep(profile, clients, now);
+        self.sweeps
+            .run(profile, When::Now, || self.is_synced(profile), sweep)
+            .await
     }
 
     /// Makes sure `profile` has had a successful sweep: at once when it has, else waits for
     /// the sweep in flight and uses it, sweeping only when none succeeded meanwhile.
     pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
-        if self.is_synced(profile) {
-            return Ok(());
-        }
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        if self.is_synced(profile) {
-            return Ok(());
-        }
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.is_ok()));
-        result.map(|_| ())
+        let sweep = || self.sweep(profile, clients, now);
+        let synced = || self.is_synced(profile);
+        self.sweeps
+            .run(profile, When::Unsynced, synced, sweep)
+            .await
+            .map(|_| ())
     }
 
     /// The poller's sweep: skipped when one succeeded less than `min_gap` ago (a reconcile's
@@ -124,17 +112,9 @@ impl TransferObserver {
         now: Timestamp,
         min_gap: Duration,
     ) -> Result<Vec<String>, AwsError> {
-        let lock = self.sweep_lock(profile);
-        let mut last = lock.lock().await;
-        if let Some((ended, true)) = last.as_ref()
-            && ended.elapsed() < min_gap
-            && self.is_synced(profile)
-        {
-            return Ok(Vec::new());
-        }
-        let result = self.sweep(profile, clients, now).await;
-        *last = Some((tokio::time::Instant::now(), result.is_ok()));
-        result
+        let sweep = || self.sweep(profile, clients, now);
+        let synced = || self.is_synced(profile);
+        self.sweeps.run(profile, When::Due(min_gap), synced, sweep).await
     }
 
     async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
@@ -221,7 +201,7 @@ impl TransferObserver {
     /// Drops everything known about a profile.
     pub fn forget(&self, profile: &str) {
         locked(&self.views).remove(profile);
-        locked(&self.sweeps).remove(profile);
+        self.sweeps.forget(profile);
     }
 }
 
@@ -241,26 +221,12 @@ where
     W: Fn(Vec<String>) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = ticker.tick() => {}
-            }
-            let sweep = tokio::select! {
-                () = stop.cancelled() => break,
-                r = observer.refresh_if_due(&profile, &clients, now(), interval / 2) => r,
-            };
-            match sweep {
-                Ok(changed) if !changed.is_empty() => wake(changed),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(profile = %profile, reason = %e.reason(), error = %e, "transfer sweep failed"),
-            }
-        }
-        tracing::debug!(profile = %profile, "transfer poller stopped");
-    })
+    let name = profile.clone();
+    let sweep = move || {
+        let (observer, clients, profile, at) = (observer.clone(), clients.clone(), name.clone(), now());
+        async move { observer.refresh_if_due(&profile, &clients, at, interval / 2).await }
+    };
+    spawn_poller("transfer", profile, interval, stop, sweep, wake)
 }
 
 #[cfg(test)]
