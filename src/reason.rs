@@ -151,6 +151,10 @@ reasons! {
         TrustPolicyNotEvaluable => "Whether IAM lets the trusted principal assume the role depends on something the \
             operator cannot know (e.g. another condition key); check the policy by hand, then set \
             spec.iamAccess.verification: Manual and the iam-access-confirmed annotation.",
+        /// The invite's tags break its profile's spec.tagPolicy.
+        TagNotAllowed => "The invite's spec.tags use a key the BillingProfile's spec.tagPolicy does not allow \
+            (allowedKeyPrefixes), or set the key the operator sets itself (namespaceTagKey). Nothing was sent; \
+            change the invite's tags or ask the profile's administrator.",
         /// The external ID's Secret or key is missing.
         ExternalIdSecretNotFound => "The Secret named by spec.iamAccess.externalIdSecretRef, or its key, does not \
             exist; create it or fix the reference.",

@@ -496,6 +496,16 @@ async fn bad_billing_profiles_are_rejected_with_a_message_naming_the_field() {
             set(valid_profile("p"), "/spec/endpointUrl", json!("localhost:4566")),
             &["spec.endpointUrl", "http:// or https://"],
         ),
+        (
+            // AWS tag keys may not start with "aws:" (Organizations API Reference, Tag).
+            "forced tag key in AWS's reserved space",
+            set(
+                valid_profile("p"),
+                "/spec/tagPolicy",
+                json!({"namespaceTagKey": "aws:namespace"}),
+            ),
+            &["spec.tagPolicy.namespaceTagKey", "aws:"],
+        ),
     ];
     let mut failures = Vec::new();
     for (what, object, expected) in cases {
@@ -839,9 +849,13 @@ async fn null_in_every_optional_field_is_admitted_and_means_unset() {
                 "matchExpressions": [{"key": "tier", "operator": "Exists", "values": []}]}}),
         ),
         set(
-            set(valid_profile("nulls"), "/spec/invitationsPerDay", json!(5)),
-            "/spec/iamAccess",
-            json!({"verification": "Manual", "memberAccessRoleName": "ReadOnlyBilling"}),
+            set(
+                set(valid_profile("nulls"), "/spec/invitationsPerDay", json!(5)),
+                "/spec/iamAccess",
+                json!({"verification": "Manual", "memberAccessRoleName": "ReadOnlyBilling"}),
+            ),
+            "/spec/tagPolicy",
+            json!({"allowedKeyPrefixes": ["team/"], "namespaceTagKey": "awsinvite.io/namespace"}),
         ),
     ];
     for full in full_invites.iter().chain(&full_profiles) {

@@ -239,3 +239,58 @@ async fn an_endpoint_override_goes_nowhere_the_installer_did_not_allow() {
     assert!(calls.is_empty(), "no request reached the emulator either: {calls:?}");
     h.stop().await;
 }
+
+/// Item 4: tags go to AWS under the payer's name. A profile restricts the keys tenants may set
+/// and forces the invite's namespace as a tag. Before: a tenant could set any key, including
+/// the one that says which tenant an account belongs to.
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_cannot_put_arbitrary_tags_under_the_payers_name() {
+    let h = Harness::start().await;
+    h.create_profile(json!({"tagPolicy": {
+        "allowedKeyPrefixes": ["team/"],
+        "namespaceTagKey": "awsinvite.io/namespace",
+    }}))
+    .await;
+    // Claims to belong to another tenant, and sets a key outside the allowed prefixes.
+    h.create_invite(
+        "spoof",
+        STANDALONE,
+        json!({"tags": {"awsinvite.io/namespace": "team-b", "team/owner": "a"}}),
+    )
+    .await;
+    h.create_invite("abac", SECOND, json!({"tags": {"access-level": "admin"}}))
+        .await;
+    for (name, field) in [("spoof", "namespaceTagKey"), ("abac", "allowedKeyPrefixes")] {
+        let invite = h
+            .wait_invite(name, "Stalled TagNotAllowed", |i| {
+                condition(i, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "TagNotAllowed")
+            })
+            .await;
+        let why = condition(&invite, "Stalled").unwrap().2;
+        assert!(why.contains("spec.tags") && why.contains(field), "{why}");
+    }
+    assert_eq!(h.invitations_sent(STANDALONE).await, 0);
+    assert_eq!(h.invitations_sent(SECOND).await, 0);
+
+    // Allowed keys go, with the namespace tag the operator sets.
+    h.create_invite("ok", "500000000001", json!({"tags": {"team/owner": "a"}}))
+        .await;
+    h.wait_phase("ok", aws_invite_operator::api::InvitePhase::Invited).await;
+    let sent: Vec<_> = h
+        .aws
+        .handshakes()
+        .await
+        .expect("handshakes")
+        .into_iter()
+        .filter(|hs| hs.target_id == "500000000001")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].tags,
+        [("team/owner", "a"), ("awsinvite.io/namespace", NAMESPACE)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    );
+    h.stop().await;
+}

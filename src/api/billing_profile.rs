@@ -77,6 +77,33 @@ pub struct BillingProfileSpec {
     /// Defaults for the IAM access step of invites that use this profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam_access: Option<ProfileIamAccess>,
+
+    /// What invites using this profile may put in the tags AWS applies to the joining account
+    /// under the payer's name (where ABAC conditions, SCPs and cost allocation read them), and
+    /// the tags the operator adds itself. Unset: any tag the invite's admission rules allow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_policy: Option<TagPolicy>,
+}
+
+/// Tag rules for the invites of one profile (docs/security.md, "Tags and the daily budget").
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TagPolicy {
+    /// The tag key prefixes an invite's `spec.tags` may use, e.g. ["team/", "cost-center"]: a key
+    /// is allowed when it starts with one of them (case-sensitive, as AWS tag keys are). Unset:
+    /// any key; an empty list: no tags of the invite's own. An invite with another key is
+    /// Stalled with reason `TagNotAllowed` and nothing is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 128)))]
+    pub allowed_key_prefixes: Option<Vec<String>>,
+
+    /// A tag key the operator sets, on every invitation of this profile, to the invite's
+    /// namespace, e.g. "awsinvite.io/namespace"; an invite may not set it itself (Stalled,
+    /// `TagNotAllowed`). 1 to 128 characters, not starting with "aws:" (AWS tag key rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("size(self) >= 1 && !self.startsWith('aws:')").message("tagPolicy.namespaceTagKey must be 1 to 128 characters and not start with \"aws:\""))]
+    #[schemars(length(max = 128))]
+    pub namespace_tag_key: Option<String>,
 }
 
 fn default_invitations_per_day() -> u32 {

@@ -27,7 +27,7 @@ use crate::reconcile::invite::{
     Action, Decision, EventNote, IamCheck, Membership, Need, Observation, Plan, ProfileView, SendFailure, decide,
     record_send_failure, record_sent,
 };
-use crate::reconcile::profile::{budget_left, namespace_allowed};
+use crate::reconcile::profile::{budget_left, invitation_tags, namespace_allowed};
 
 const KIND: &str = "AwsAccountInvite";
 
@@ -235,6 +235,9 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
     };
     if !namespace_allowed(&profile.spec.allowed_namespaces, name, &namespace, &labels) {
         return Ok((ProfileView::NotAllowed { namespace }, None));
+    }
+    if let Err(message) = invitation_tags(profile.spec.tag_policy.as_ref(), &namespace, &invite.spec.tags) {
+        return Ok((ProfileView::TagsNotAllowed { message }, None));
     }
     let status = profile.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
@@ -446,8 +449,23 @@ async fn send(
             Err(e) => return Err(e),
         }
     }
+    // The profile's tag policy, again at the moment of sending (the profile may have changed
+    // since the gate): the invite's allowed tags plus the tags the operator forces.
+    let policy = ctx
+        .profiles
+        .get(&ObjectRef::new(profile))
+        .and_then(|p| p.spec.tag_policy.clone());
+    let namespace = invite.namespace().unwrap_or_default();
+    let tags = invitation_tags(policy.as_ref(), &namespace, &invite.spec.tags).map_err(|message| {
+        AwsError::local(
+            "InviteAccountToOrganization",
+            ErrorClass::Terminal,
+            Reason::TagNotAllowed,
+            message,
+        )
+    })?;
     clients
-        .invite_account(&invite.spec.account_id, invite.spec.notes.as_deref(), &invite.spec.tags)
+        .invite_account(&invite.spec.account_id, invite.spec.notes.as_deref(), &tags)
         .await
 }
 

@@ -31,6 +31,8 @@ pub enum ProfileView {
     Missing,
     /// The profile exists but does not allow the invite's namespace.
     NotAllowed { namespace: String },
+    /// The profile's spec.tagPolicy refuses the invite's tags (the message names the field).
+    TagsNotAllowed { message: String },
     /// The profile exists but cannot reach its organization.
     NotReady { reason: String, message: String },
     /// Ready: the organization, and room left in the daily invitation budget.
@@ -222,6 +224,9 @@ fn profile_gate(obs: &Observation<'_>, plan: &mut Plan, profile: &ProfileView) {
                  namespace to spec.allowedNamespaces"
             );
             return stall(obs, plan, Reason::BillingProfileNotAllowed, message);
+        }
+        ProfileView::TagsNotAllowed { message } => {
+            return stall(obs, plan, Reason::TagNotAllowed, message.clone());
         }
         // The profile's own detail (credentials, organization) is for its administrators:
         // tenants get the reason only (docs/security.md).

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use kube::core::{Selector, SelectorExt};
 
 use super::conditions::{self as cond, Reason};
-use crate::api::{AllowedNamespaces, BillingProfileSpec, BillingProfileStatus, NamespacesFrom};
+use crate::api::{AllowedNamespaces, BillingProfileSpec, BillingProfileStatus, NamespacesFrom, TagPolicy};
 
 /// Whether `namespace` (with its labels) may create invites naming profile `profile_name`.
 pub fn namespace_allowed(
@@ -28,6 +28,41 @@ pub fn namespace_allowed(
             .is_some_and(|selector| selector.matches(labels)),
         None => false,
     }
+}
+
+/// The tags an invitation from `namespace` carries under `policy`: the invite's own `tags`
+/// (each key allowed by `allowedKeyPrefixes`) plus the namespace tag the operator forces, or
+/// why not (a message naming the fields, for the invite's status).
+pub fn invitation_tags(
+    policy: Option<&TagPolicy>,
+    namespace: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let Some(policy) = policy else {
+        return Ok(tags.clone());
+    };
+    if let Some(forced) = &policy.namespace_tag_key
+        && tags.contains_key(forced)
+    {
+        return Err(format!(
+            "spec.tags may not set {forced:?}: the BillingProfile's spec.tagPolicy.namespaceTagKey makes the \
+             operator set it to the invite's namespace"
+        ));
+    }
+    if let Some(prefixes) = &policy.allowed_key_prefixes
+        && let Some(key) = tags
+            .keys()
+            .find(|k| !prefixes.iter().any(|p| k.starts_with(p.as_str())))
+    {
+        return Err(format!(
+            "spec.tags key {key:?} is not allowed by the BillingProfile's spec.tagPolicy.allowedKeyPrefixes {prefixes:?}"
+        ));
+    }
+    let mut all = tags.clone();
+    if let Some(forced) = &policy.namespace_tag_key {
+        all.insert(forced.clone(), namespace.to_owned());
+    }
+    Ok(all)
 }
 
 /// What DescribeOrganization said, as the profile controller saw it.
@@ -197,6 +232,48 @@ mod tests {
             "ns",
             &labels(&[("team", "web")])
         ));
+    }
+
+    #[test]
+    fn tags_follow_the_profiles_tag_policy() {
+        let tags = |pairs: &[(&str, &str)]| labels(pairs);
+        let ns = "team-a";
+        // No policy: the invite's tags as they are.
+        assert_eq!(
+            invitation_tags(None, ns, &tags(&[("any", "v")])),
+            Ok(tags(&[("any", "v")]))
+        );
+        let policy = TagPolicy {
+            allowed_key_prefixes: Some(vec!["team/".into(), "cost-center".into()]),
+            namespace_tag_key: Some("awsinvite.io/namespace".into()),
+        };
+        for (own, want) in [
+            (tags(&[]), Ok(tags(&[("awsinvite.io/namespace", ns)]))),
+            (
+                tags(&[("team/owner", "a"), ("cost-center", "42")]),
+                Ok(tags(&[
+                    ("team/owner", "a"),
+                    ("cost-center", "42"),
+                    ("awsinvite.io/namespace", ns),
+                ])),
+            ),
+            (tags(&[("Team/owner", "a")]), Err("\"Team/owner\"")),
+            (tags(&[("env", "prod")]), Err("allowedKeyPrefixes")),
+            (tags(&[("awsinvite.io/namespace", "team-b")]), Err("namespaceTagKey")),
+        ] {
+            match (invitation_tags(Some(&policy), ns, &own), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want),
+                (Err(got), Err(want)) => assert!(got.contains(want) && got.contains("spec.tags"), "{got}"),
+                (got, want) => panic!("{own:?}: {got:?}, want {want:?}"),
+            }
+        }
+        // An empty list of prefixes: no tags of the invite's own; the forced one still goes.
+        let none = TagPolicy {
+            allowed_key_prefixes: Some(vec![]),
+            namespace_tag_key: None,
+        };
+        assert!(invitation_tags(Some(&none), ns, &tags(&[("a", "b")])).is_err());
+        assert_eq!(invitation_tags(Some(&none), ns, &tags(&[])), Ok(tags(&[])));
     }
 
     fn profile_spec() -> BillingProfileSpec {
