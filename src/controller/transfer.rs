@@ -170,14 +170,17 @@ async fn profile_of(
     let status = profile.status.clone().unwrap_or_default();
     let ready = conditions::find(&status.conditions, conditions::READY);
     if ready.is_none_or(|c| c.status != "True") {
-        let message = ready
-            .map(|c| c.message.clone())
-            .unwrap_or_else(|| "the operator has not checked it yet".to_owned());
+        let message = ready.map_or_else(|| Reason::NotChecked.to_string(), |c| c.reason.clone());
         return Ok((TransferProfile::NotReady { message }, None));
     }
     match ctx.base.connect(&profile).await {
         Ok(c) => Ok((TransferProfile::Ready, Some(c))),
-        Err(e) => Ok((TransferProfile::NotReady { message: e.message() }, None)),
+        Err(e) => Ok((
+            TransferProfile::NotReady {
+                message: e.reason().to_string(),
+            },
+            None,
+        )),
     }
 }
 

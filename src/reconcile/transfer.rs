@@ -42,7 +42,8 @@ pub enum TransferProfile {
     Missing,
     /// The profile does not allow the transfer's namespace.
     NotAllowed { namespace: String },
-    /// The profile cannot reach its organization.
+    /// The profile cannot reach its organization. `message` is its reason only: the profile's
+    /// detail is for its administrators, not for the transfer's namespace (docs/security.md).
     NotReady { message: String },
     /// Ready.
     Ready,
@@ -328,7 +329,7 @@ pub fn decide_transfer(obs: &TransferObservation<'_>) -> TransferPlan {
         TransferProfile::NotReady { message } => {
             plan.standing = waiting(
                 TransferReason::BillingProfileNotReady,
-                format!("BillingProfile {profile:?} is not ready: {message}"),
+                format!("BillingProfile {profile:?} is not ready ({message}); ask its administrator"),
             );
             // Deleting waits for the profile, unless nothing in AWS needs touching.
             plan.release = obs.deleting && obs.status.transfer.is_none();
@@ -1078,6 +1079,24 @@ mod tests {
             };
             assert_eq!(got, want, "{policy:?} {st:?}");
         }
+    }
+
+    #[test]
+    fn a_profile_not_ready_tells_the_tenant_its_reason_only() {
+        let s = spec();
+        let status = BillingTransferStatus::default();
+        let mut o = obs(&s, &status);
+        o.profile = TransferProfile::NotReady {
+            message: "CredentialsNamespaceNotAllowed".into(),
+        };
+        let TransferStanding::Working { reason, message } = decide_transfer(&o).standing else {
+            panic!("waits for the profile");
+        };
+        assert_eq!(reason, TransferReason::BillingProfileNotReady);
+        assert!(
+            message.ends_with("(CredentialsNamespaceNotAllowed); ask its administrator"),
+            "{message}"
+        );
     }
 
     #[test]
