@@ -21,6 +21,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::runtime::controller::{Config as ControllerRuntimeConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{PredicateConfig, predicates};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use tokio::sync::mpsc;
@@ -101,7 +102,12 @@ pub async fn run(
         .default_backoff()
         .modify(cache::slim_profile)
         .reflect(profile_writer)
-        .applied_objects();
+        .applied_objects()
+        // A profile is reconciled when its spec changes (a new generation) and once per poll
+        // interval (its requeue), not on its own status writes: each reconcile calls
+        // DescribeOrganization, and a status write per invite sent would otherwise cost one
+        // call each (docs/architecture.md, "AWS usage and rate limits").
+        .predicate_filter(predicates::generation, PredicateConfig::default());
     let profiles = Controller::for_stream(profile_stream, profile_store.clone())
         .with_config(ControllerRuntimeConfig::default().concurrency(2));
 
