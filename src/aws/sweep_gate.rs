@@ -24,24 +24,6 @@ pub(super) enum When {
     Due(Duration),
 }
 
-/// What a sweep reports as changed: nothing is the default.
-pub(super) trait Changed: Default {
-    /// Nothing changed (nobody to wake).
-    fn is_nothing(&self) -> bool;
-}
-
-impl Changed for Vec<String> {
-    fn is_nothing(&self) -> bool {
-        self.is_empty()
-    }
-}
-
-impl Changed for super::handshake_index::Changes {
-    fn is_nothing(&self) -> bool {
-        self.is_empty()
-    }
-}
-
 /// The last sweep attempt of a profile: when it ended and its error, if it failed.
 type LastSweep = Option<(Instant, Option<AwsError>)>;
 
@@ -57,26 +39,26 @@ impl SweepGates {
 
     /// Runs `sweep` for `profile` under its lock as `when` says; `synced` tells whether the
     /// profile has had a successful sweep. A skipped sweep reports no change.
-    pub(super) async fn run<Fut, C: Changed>(
+    pub(super) async fn run<Fut>(
         &self,
         profile: &str,
         when: When,
         synced: impl Fn() -> bool,
         sweep: impl FnOnce() -> Fut,
-    ) -> Result<C, AwsError>
+    ) -> Result<Vec<String>, AwsError>
     where
-        Fut: Future<Output = Result<C, AwsError>>,
+        Fut: Future<Output = Result<Vec<String>, AwsError>>,
     {
         let began = Instant::now();
         if when == When::Unsynced && synced() {
-            return Ok(C::default());
+            return Ok(Vec::new());
         }
         let gate = self.gate(profile);
         let mut last = gate.lock().await;
         match (when, last.as_ref()) {
-            (When::Unsynced, _) if synced() => return Ok(C::default()),
+            (When::Unsynced, _) if synced() => return Ok(Vec::new()),
             (When::Unsynced, Some((ended, Some(e)))) if *ended >= began => return Err(e.clone()),
-            (When::Due(gap), Some((ended, None))) if ended.elapsed() < gap && synced() => return Ok(C::default()),
+            (When::Due(gap), Some((ended, None))) if ended.elapsed() < gap && synced() => return Ok(Vec::new()),
             _ => {}
         }
         let result = sweep().await;
@@ -95,7 +77,7 @@ impl SweepGates {
 
 /// Calls `sweep` every `interval` until `stop` is cancelled, and `wake` with what changed (not
 /// when nothing did); a failed sweep is logged as `what` ("handshake", "transfer").
-pub(super) fn spawn_poller<S, Fut, W, C>(
+pub(super) fn spawn_poller<S, Fut, W>(
     what: &'static str,
     profile: String,
     interval: Duration,
@@ -105,9 +87,8 @@ pub(super) fn spawn_poller<S, Fut, W, C>(
 ) -> tokio::task::JoinHandle<()>
 where
     S: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<C, AwsError>> + Send,
-    W: Fn(C) + Send + 'static,
-    C: Changed + Send,
+    Fut: Future<Output = Result<Vec<String>, AwsError>> + Send,
+    W: Fn(Vec<String>) + Send + 'static,
 {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
@@ -122,7 +103,7 @@ where
                 r = sweep() => r,
             };
             match result {
-                Ok(changed) if !changed.is_nothing() => wake(changed),
+                Ok(changed) if !changed.is_empty() => wake(changed),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(profile = %profile, reason = %e.reason(), error = %e, "{what} sweep failed"),
             }

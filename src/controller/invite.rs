@@ -3,7 +3,6 @@
 //! pure [`decide`] (observing on demand what it asks for), [`act`] performs the plan's one AWS
 //! action under the profile's send lock, and [`record`] writes the status and the events.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::context::organization_key;
 use super::finalizer::{self, Stage};
 use super::{Context, Error, MANAGER};
 use crate::api::{
@@ -29,9 +27,7 @@ use crate::reconcile::invite::{
     Action, Decision, EventNote, IamCheck, Membership, Need, Observation, Plan, ProfileView, SendFailure, decide,
     record_send_failure, record_sent,
 };
-use crate::reconcile::profile::{
-    budget_left, counts_against_budget, invitation_tags, namespace_allowed, namespace_budget_left,
-};
+use crate::reconcile::profile::{budget_left, invitation_tags, namespace_allowed};
 
 const KIND: &str = "AwsAccountInvite";
 
@@ -39,8 +35,6 @@ const KIND: &str = "AwsAccountInvite";
 struct Connected {
     profile: Arc<BillingProfile>,
     clients: ProfileClients,
-    /// The organization's key: its sweep, send lock and budget ([`organization_key`]).
-    organization: String,
 }
 
 pub(super) async fn reconcile(invite: Arc<AwsAccountInvite>, ctx: Arc<Context>) -> Result<Requeue, Error> {
@@ -120,7 +114,7 @@ async fn observe<'a>(
 ) -> Result<(Observation<'a>, Option<Connected>), Error> {
     let (profile, connected) = profile_view(invite, ctx).await?;
     let seen = match &connected {
-        Some(connected) => handshakes(invite, status, connected, ctx).await?,
+        Some(connected) => handshakes(invite, status, &connected.clients, ctx).await?,
         None => Seen::default(),
     };
     let annotations = invite.annotations();
@@ -176,21 +170,20 @@ struct Seen {
 async fn handshakes(
     invite: &AwsAccountInvite,
     status: &AwsAccountInviteStatus,
-    connected: &Connected,
+    clients: &ProfileClients,
     ctx: &Context,
 ) -> Result<Seen, Error> {
-    let clients = &connected.clients;
     let recorded = status.handshake.as_ref();
     let account = &invite.spec.account_id;
     let created = invite.metadata.creation_timestamp.as_ref().map(|t| t.0);
     let (mut seen, swept_at) = ctx
         .observer
-        .with_view(&connected.organization, |v| {
+        .with_view(&invite.spec.billing_profile, |v| {
             let sent = v
                 .index
                 .for_account(account)
                 .into_iter()
-                .filter(|h| created.is_none_or(|c| h.requested_at.is_some_and(|t| t >= c)))
+                .filter(|h| created.is_none_or(|c| h.requested_at >= c))
                 .count();
             let seen = Seen {
                 recorded: recorded.and_then(|h| v.index.get(&h.id).cloned()),
@@ -267,67 +260,29 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
             return Ok((ProfileView::NotReady { reason, message }, None));
         }
     };
-    let organization = organization_key(&profile);
-    if !ctx.observer.is_synced(&organization) {
+    if !ctx.observer.is_synced(name) {
         // Never decide to send before the organization's handshakes are known: an invitation
         // sent by an earlier run is adopted, not sent again. Every reconcile shares the one
         // sweep in flight (a new leader costs one sweep per organization, not one per invite).
-        ctx.observer.sync(&organization, &clients, ctx.now()).await?;
+        ctx.observer.sync(name, &clients, ctx.now()).await?;
     }
     let organization_id = status.organization_id.clone().unwrap_or_default();
-    let view = ready_view(organization_id, &organization, &profile, &namespace, ctx);
-    let connected = Connected {
-        profile,
-        clients,
-        organization,
-    };
-    Ok((view, Some(connected)))
+    let view = ready_view(organization_id, &profile, ctx);
+    Ok((view, Some(Connected { profile, clients })))
 }
 
-/// A Ready profile's view: its organization and what is left of the daily budget, now: the
-/// organization's (the smallest `invitationsPerDay` of the profiles naming it, less the
-/// invitations the organization sent in the last 24 hours, whichever profile sent them), and
-/// `namespace`'s share of this profile's (`spec.invitationsPerNamespacePerDay`), counted from
-/// what AWS holds (the handshake index) for the accounts of the namespace's invites of this
-/// profile (the operator's record).
-fn ready_view(
-    organization_id: String,
-    organization: &str,
-    profile: &BillingProfile,
-    namespace: &str,
-    ctx: &Context,
-) -> ProfileView {
+/// A Ready profile's view: its organization and what is left of its daily budget, now.
+fn ready_view(organization_id: String, profile: &BillingProfile, ctx: &Context) -> ProfileView {
     let now = ctx.now();
-    let name = profile.name_any();
-    let accounts: BTreeSet<String> = ctx
-        .invites
-        .state()
-        .iter()
-        .filter(|i| i.spec.billing_profile == name && i.metadata.namespace.as_deref() == Some(namespace))
-        .map(|i| i.spec.account_id.clone())
-        .collect();
-    let (sent, frees_at, namespace_sent) = ctx
+    let (sent, frees_at) = ctx
         .observer
-        .with_view(organization, |v| {
-            let namespace_sent = accounts
-                .iter()
-                .flat_map(|a| v.index.for_account(a))
-                .filter(|h| counts_against_budget(h, now))
-                .count();
-            (
-                v.index.sent_in_last_24h(now),
-                v.index.next_quota_release(now),
-                u32::try_from(namespace_sent).unwrap_or(u32::MAX),
-            )
+        .with_view(&profile.name_any(), |v| {
+            (v.index.sent_in_last_24h(now), v.index.next_quota_release(now))
         })
         .unwrap_or_default();
     ProfileView::Ready {
         organization_id,
-        budget_left: namespace_budget_left(
-            budget_left(ctx.daily_limits(organization), sent),
-            profile.spec.invitations_per_namespace_per_day,
-            namespace_sent,
-        ),
+        budget_left: budget_left(&profile.spec, sent),
         budget_frees_at: frees_at,
     }
 }
@@ -344,7 +299,7 @@ async fn decide_fully(
             Decision::Act(plan) => return Ok(plan),
             Decision::Observe(need) => need,
         };
-        let Some(Connected { profile, clients, .. }) = connected else {
+        let Some(Connected { profile, clients }) = connected else {
             return Err(Error::Invalid {
                 kind: KIND,
                 what: "ready billing profile",
@@ -378,8 +333,7 @@ async fn decide_fully(
     }
 }
 
-/// Act: the plan's one AWS action (send, or cancel and resend) under the organization's send
-/// lock (one for every profile naming the organization).
+/// Act: the plan's one AWS action (send, or cancel and resend) under the profile's send lock.
 /// Under the lock the budget and pending invitations are observed again and the same
 /// [`decide`] runs again: another reconcile may have used the budget or sent meanwhile.
 /// Returns a retryable failure to report after the status is recorded.
@@ -390,22 +344,15 @@ async fn act(
     plan: &mut Plan,
     ctx: &Context,
 ) -> Result<Option<AwsError>, Error> {
-    let organization = connected.organization.as_str();
-    let _lock = ctx.send_locks.lock(organization).await;
+    let profile = invite.spec.billing_profile.as_str();
+    let _lock = ctx.send_locks.lock(profile).await;
     obs.now = ctx.now();
     if let ProfileView::Ready { organization_id, .. } = &obs.profile {
-        let namespace = invite.namespace().unwrap_or_default();
-        obs.profile = ready_view(
-            organization_id.clone(),
-            organization,
-            &connected.profile,
-            &namespace,
-            ctx,
-        );
+        obs.profile = ready_view(organization_id.clone(), &connected.profile, ctx);
     }
     obs.pending_for_account = ctx
         .observer
-        .with_view(organization, |v| {
+        .with_view(profile, |v| {
             v.index.pending_for_account(&invite.spec.account_id).cloned()
         })
         .flatten();
@@ -418,7 +365,7 @@ async fn act(
             reinvite_request,
         } => (Some(handshake_id.clone()), reinvite_request.clone()),
     };
-    let sent = send(ctx, &connected.clients, organization, invite, cancel.as_deref()).await;
+    let sent = send(ctx, &connected.clients, profile, invite, cancel.as_deref()).await;
     after_send(invite, obs, connected, plan, sent, reinvite_request, ctx).await
 }
 
@@ -434,12 +381,10 @@ async fn after_send(
     ctx: &Context,
 ) -> Result<Option<AwsError>, Error> {
     let (spec, generation) = (&invite.spec, invite.metadata.generation);
-    let (profile, organization) = (spec.billing_profile.as_str(), connected.organization.as_str());
+    let profile = spec.billing_profile.as_str();
     match sent {
-        Ok(mut handshake) => {
-            // Just sent: requested now, when the answer does not say (the model makes it optional).
-            handshake.requested_at = handshake.requested_at.or(Some(obs.now));
-            ctx.observer.record_sent(organization, handshake.clone());
+        Ok(handshake) => {
+            ctx.observer.record_sent(profile, handshake.clone());
             ctx.membership.forget(profile, &spec.account_id);
             ctx.config.metrics.invitation_sent(profile);
             let event = record_sent(
@@ -456,16 +401,14 @@ async fn after_send(
         }
         Err(e) if e.is_duplicate_handshake() => {
             // An invitation is already open (sent by an earlier run): adopt it next time.
-            ctx.observer
-                .refresh(organization, &connected.clients, ctx.now())
-                .await?;
+            ctx.observer.refresh(profile, &connected.clients, ctx.now()).await?;
             plan.requeue_after = Some(Duration::from_millis(200));
             Ok(None)
         }
         Err(e) => {
             // The invitation may have reached AWS with its reply lost: list before any retry.
             if e.class().is_retryable() {
-                let _ = ctx.observer.refresh(organization, &connected.clients, ctx.now()).await;
+                let _ = ctx.observer.refresh(profile, &connected.clients, ctx.now()).await;
             }
             let (event, requeue) = record_send_failure(&mut plan.status, spec, generation, &send_failure(&e), obs.now);
             plan.events.push(event);
@@ -494,13 +437,13 @@ async fn record(ctx: &Context, invite: &AwsAccountInvite, plan: &Plan) -> Result
 async fn send(
     ctx: &Context,
     clients: &ProfileClients,
-    organization: &str,
+    profile: &str,
     invite: &AwsAccountInvite,
     cancel: Option<&str>,
 ) -> Result<Handshake, AwsError> {
     if let Some(id) = cancel {
         match clients.cancel_handshake(id).await {
-            Ok(canceled) => ctx.observer.record_sent(organization, canceled),
+            Ok(canceled) => ctx.observer.record_sent(profile, canceled),
             // Already ended (accepted, expired, canceled) or gone: nothing left to cancel.
             Err(e) if e.is_handshake_gone() || e.class() == ErrorClass::Terminal => {}
             Err(e) => return Err(e),
@@ -510,7 +453,7 @@ async fn send(
     // since the gate): the invite's allowed tags plus the tags the operator forces.
     let policy = ctx
         .profiles
-        .get(&ObjectRef::new(&invite.spec.billing_profile))
+        .get(&ObjectRef::new(profile))
         .and_then(|p| p.spec.tag_policy.clone());
     let namespace = invite.namespace().unwrap_or_default();
     let tags = invitation_tags(policy.as_ref(), &namespace, &invite.spec.tags).map_err(|message| {
@@ -627,10 +570,7 @@ async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> 
         return Ok(());
     }
     let (_, connected) = profile_view(invite, ctx).await?;
-    let Some(Connected {
-        clients, organization, ..
-    }) = connected
-    else {
+    let Some(Connected { clients, .. }) = connected else {
         let message = format!(
             "Invitation {} could not be canceled: billing profile {:?} is missing or not ready; cancel it in the AWS \
              Organizations console",
@@ -641,7 +581,7 @@ async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> 
     };
     match clients.cancel_handshake(&handshake.id).await {
         Ok(canceled) => {
-            ctx.observer.record_sent(&organization, canceled);
+            ctx.observer.record_sent(&invite.spec.billing_profile, canceled);
             let message = format!("Invitation {} canceled because the invite was deleted", handshake.id);
             publish(ctx, invite, false, EventReason::Canceled, message).await;
         }

@@ -699,8 +699,7 @@ fn send_or_queue(obs: &Observation<'_>, mut plan: Plan, request: Option<String>)
         return plan.act();
     }
     let message = format!(
-        "BillingProfile {:?} has no room left in its daily invitations (spec.invitationsPerDay, or this \
-         namespace's share, spec.invitationsPerNamespacePerDay); this invite is queued{}",
+        "BillingProfile {:?} has sent its daily invitations (spec.invitationsPerDay); this invite is queued{}",
         obs.spec.billing_profile,
         budget_frees_at.map(|t| format!(" until about {t}")).unwrap_or_default()
     );
@@ -724,11 +723,8 @@ pub fn record_sent(
 ) -> EventNote {
     let reinvite = status.handshake.is_some();
     push_history(status, now);
-    let mut recorded = handshake_status(handshake);
-    // Just sent: requested now, whatever the answer omitted.
-    recorded.requested_at.get_or_insert(Time(now));
-    status.handshake = Some(recorded);
-    status.attempts = status.attempts.saturating_add(1);
+    status.handshake = Some(handshake_status(handshake));
+    status.attempts += 1;
     status.last_invited_at = Some(Time(now));
     if let Some(request) = reinvite_request {
         status.last_reinvite_request = Some(request);
@@ -828,7 +824,7 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     plan.status.handshake = Some(handshake_status(pending));
     // The adopted invitation counts once, whether AWS lists it since the invite's creation or not.
     plan.status.attempts = obs.status.attempts.saturating_add(1).max(obs.sent_since_created);
-    plan.status.last_invited_at = Some(Time(pending.requested_at.map_or(obs.now, |r| obs.now.min(r))));
+    plan.status.last_invited_at = Some(Time(obs.now.min(pending.requested_at)));
     let lead = format!(
         "Adopted open invitation {} to account {} (sent earlier, not yet recorded); waiting for the account owner to \
          accept it",
@@ -1028,26 +1024,18 @@ fn resend_after(spec: &AwsAccountInviteSpec) -> Option<Duration> {
 fn handshake_status(h: &Handshake) -> HandshakeStatus {
     HandshakeStatus {
         id: h.id.clone(),
-        arn: h.arn.clone(),
+        arn: Some(h.arn.clone()),
         state: h.state.as_str().to_owned(),
-        requested_at: h.requested_at.map(Time),
-        expires_at: h.expires_at.map(Time),
+        requested_at: Some(Time(h.requested_at)),
+        expires_at: Some(Time(h.expires_at)),
     }
 }
 
-/// Updates the recorded handshake (same ID) from what AWS says now; what this answer omits
-/// (every member of a Handshake is optional in the model) keeps its recorded value.
 fn update_handshake_status(status: &mut AwsAccountInviteStatus, h: &Handshake) {
     if let Some(current) = status.handshake.as_mut()
         && current.id == h.id
     {
-        let fresh = handshake_status(h);
-        *current = HandshakeStatus {
-            arn: fresh.arn.or_else(|| current.arn.take()),
-            requested_at: fresh.requested_at.or_else(|| current.requested_at.take()),
-            expires_at: fresh.expires_at.or_else(|| current.expires_at.take()),
-            ..fresh
-        };
+        *current = handshake_status(h);
     }
 }
 

@@ -174,32 +174,9 @@ fn wrong_organization(spec: &BillingProfileSpec, organization_id: &str, manageme
 
 const NOT_STALLED: Reason = Reason::Progressing;
 
-/// Invitations a profile may still send in the current 24-hour window. The budget belongs to
-/// the organization: `daily_limits` are the `invitationsPerDay` of every profile naming it,
-/// `sent_in_last24h` the organization's invitations whichever profile sent them, and together
-/// the profiles never send more than the smallest limit (none without a limit).
-pub fn budget_left(daily_limits: impl IntoIterator<Item = u32>, sent_in_last24h: u32) -> u32 {
-    let limit = daily_limits.into_iter().min().unwrap_or(0);
-    limit.saturating_sub(sent_in_last24h)
-}
-
-/// Invitations one namespace may still send now: `left` (the organization's budget left),
-/// capped by the namespace's `share` (`spec.invitationsPerNamespacePerDay`) less what its
-/// invites' accounts were sent in the window, so one tenant cannot use up every other's.
-pub fn namespace_budget_left(left: u32, share: Option<u32>, namespace_sent: u32) -> u32 {
-    match share {
-        Some(share) => left.min(share.saturating_sub(namespace_sent)),
-        None => left,
-    }
-}
-
-/// Whether a handshake counts against a daily budget now: requested in the last 24 hours and
-/// not accepted (the rule of [`crate::aws::HandshakeIndex::sent_in_last_24h`]).
-pub fn counts_against_budget(h: &crate::handshake::Handshake, now: Timestamp) -> bool {
-    let since = now
-        .checked_sub(jiff::SignedDuration::from_hours(24))
-        .unwrap_or(Timestamp::MIN);
-    h.requested_at.is_some_and(|t| t > since) && h.state != crate::handshake::HandshakeState::Accepted
+/// Invitations the profile may still send in the current 24-hour window.
+pub fn budget_left(spec: &BillingProfileSpec, sent_in_last24h: u32) -> u32 {
+    spec.invitations_per_day.saturating_sub(sent_in_last24h)
 }
 
 #[cfg(test)]
@@ -209,22 +186,6 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn the_budget_is_the_organizations_smallest_limit() {
-        // (invitationsPerDay of the profiles naming the organization, sent in 24 h, left)
-        let table: [(&[u32], u32, u32); 6] = [
-            (&[20], 0, 20),
-            (&[20], 19, 1),
-            (&[20], 25, 0),
-            (&[5, 20], 3, 2),
-            (&[20, 5], 5, 0),
-            (&[], 0, 0),
-        ];
-        for (limits, sent, left) in table {
-            assert_eq!(budget_left(limits.iter().copied(), sent), left, "{limits:?} {sent}");
-        }
     }
 
     #[test]
@@ -271,22 +232,6 @@ mod tests {
             "ns",
             &labels(&[("team", "web")])
         ));
-    }
-
-    #[test]
-    fn a_namespace_gets_its_share_of_the_daily_budget() {
-        assert_eq!(
-            namespace_budget_left(15, None, 5),
-            15,
-            "no share: the organization's budget"
-        );
-        for (left, namespace_sent, want) in [(20, 0, 3), (15, 2, 1), (15, 3, 0), (15, 9, 0), (1, 0, 1), (0, 0, 0)] {
-            assert_eq!(
-                namespace_budget_left(left, Some(3), namespace_sent),
-                want,
-                "{left} {namespace_sent}"
-            );
-        }
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! service's module (and, for a new query-protocol action, one line in [`query_service`]).
 
 mod organizations;
-mod shape;
 mod sts_iam;
 
 use crate::call::{Output, Protocol};
@@ -32,12 +31,7 @@ pub(crate) fn execute(
     rid: &str,
 ) -> Result<Output, AwsError> {
     match protocol {
-        Protocol::Json => {
-            let input = shape::input(&state.options.response_shape, operation, &req.input);
-            let mut out = organizations::execute(state, &req.caller, operation, &input, now)?;
-            out.body = shape::body(state, operation, &out.body);
-            Ok(out)
-        }
+        Protocol::Json => organizations::execute(state, &req.caller, operation, &req.input, now),
         Protocol::Query { .. } => sts_iam::execute(state, req, operation, now, rid),
     }
 }
