@@ -93,18 +93,21 @@ impl Context {
         self.connections.key(profile).await
     }
 
-    /// Runs the profile's handshake poller (restarted when its connection changes).
-    pub(super) async fn ensure_poller(self: &Arc<Self>, profile: &str, clients: &ProfileClients) {
+    /// Runs the profile's handshake poller (restarted when its connection or its organization
+    /// changes). The poller sweeps `organization` (see [`organization_key`]): pollers of profiles
+    /// naming the same organization share its sweep, which each makes only when none was made
+    /// in the last half interval, and wake the invites of all those profiles.
+    pub(super) async fn ensure_poller(self: &Arc<Self>, profile: &str, organization: &str, clients: &ProfileClients) {
         let Some(key) = self.connections.key(profile).await else {
             return;
         };
-        self.pollers.ensure(profile, key, |stop| {
+        self.pollers.ensure(profile, format!("{key} {organization}"), |stop| {
             let ctx = Arc::downgrade(self);
             let clock = self.config.clock.clone();
-            let name = profile.to_owned();
+            let name = organization.to_owned();
             spawn_profile_poller(
                 self.observer.clone(),
-                profile.to_owned(),
+                organization.to_owned(),
                 clients.clone(),
                 self.config.poll_interval,
                 stop,
@@ -118,10 +121,20 @@ impl Context {
         });
     }
 
-    /// Stops a profile's poller and forgets what it knew.
-    pub(super) fn stop_poller(&self, profile: &str) {
-        self.pollers.stop(profile);
-        self.observer.forget(profile);
+    /// Stops a profile's poller; what its organization's sweep knew is forgotten unless
+    /// another profile names that organization.
+    pub(super) fn stop_poller(&self, profile: &BillingProfile) {
+        let name = profile.name_any();
+        self.pollers.stop(&name);
+        let organization = organization_key(profile);
+        let shared = self
+            .profiles
+            .state()
+            .iter()
+            .any(|p| p.name_any() != name && organization_key(p) == organization);
+        if !shared {
+            self.observer.forget(&organization);
+        }
     }
 
     /// Stops every poller (shutdown).
@@ -129,14 +142,32 @@ impl Context {
         self.pollers.stop_all();
     }
 
-    /// Wakes the invites of `profile` for these accounts.
-    fn wake_accounts(&self, profile: &str, accounts: &[String]) {
+    /// Wakes the invites of every profile of `organization` for these accounts.
+    fn wake_accounts(&self, organization: &str, accounts: &[String]) {
+        let profiles: Vec<String> = self
+            .profiles
+            .state()
+            .iter()
+            .filter(|p| organization_key(p) == organization)
+            .map(|p| p.name_any())
+            .collect();
         let woken = super::invites_where(&self.invites, |i| {
-            i.spec.billing_profile == profile && accounts.contains(&i.spec.account_id)
+            profiles.contains(&i.spec.billing_profile) && accounts.contains(&i.spec.account_id)
         });
         for invite in woken {
             let _ = self.wake.send(invite);
         }
+    }
+
+    /// The `invitationsPerDay` of every profile naming `organization`: together they never
+    /// send more than the smallest (see [`crate::reconcile::profile::budget_left`]).
+    pub(super) fn daily_limits(&self, organization: &str) -> Vec<u32> {
+        self.profiles
+            .state()
+            .iter()
+            .filter(|p| organization_key(p) == organization)
+            .map(|p| p.spec.invitations_per_day)
+            .collect()
     }
 
     /// DescribeAccount, cached for a few minutes (`fresh`: ask AWS whatever the cache says).
@@ -215,4 +246,28 @@ impl Context {
             }
         }
     }
+}
+
+/// The key of the organization a profile reaches, as its status records it (the spec's
+/// `organizationId` before the first check): the handshake and membership sweep, their index,
+/// the send lock and the daily budget belong to the organization, shared by every profile
+/// naming it (issue 14), not to each profile. The endpoint is part of the key.
+pub(super) fn organization_key(profile: &BillingProfile) -> String {
+    let id = profile
+        .status
+        .as_ref()
+        .and_then(|s| s.organization_id.as_deref())
+        .or(profile.spec.organization_id.as_deref());
+    match id {
+        Some(id) => organization_key_of(profile, id),
+        None => format!("profile {}", profile.name_any()),
+    }
+}
+
+/// The organization key of `profile` once DescribeOrganization answered `organization_id`.
+pub(super) fn organization_key_of(profile: &BillingProfile, organization_id: &str) -> String {
+    format!(
+        "{organization_id} {}",
+        profile.spec.endpoint_url.as_deref().unwrap_or_default()
+    )
 }

@@ -13,6 +13,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::context::organization_key;
 use super::finalizer::{self, Stage};
 use super::{Context, Error, MANAGER};
 use crate::api::{
@@ -35,6 +36,8 @@ const KIND: &str = "AwsAccountInvite";
 struct Connected {
     profile: Arc<BillingProfile>,
     clients: ProfileClients,
+    /// The organization's key: its sweep, send lock and budget ([`organization_key`]).
+    organization: String,
 }
 
 pub(super) async fn reconcile(invite: Arc<AwsAccountInvite>, ctx: Arc<Context>) -> Result<Requeue, Error> {
@@ -114,7 +117,7 @@ async fn observe<'a>(
 ) -> Result<(Observation<'a>, Option<Connected>), Error> {
     let (profile, connected) = profile_view(invite, ctx).await?;
     let seen = match &connected {
-        Some(connected) => handshakes(invite, status, &connected.clients, ctx).await?,
+        Some(connected) => handshakes(invite, status, connected, ctx).await?,
         None => Seen::default(),
     };
     let annotations = invite.annotations();
@@ -170,15 +173,16 @@ struct Seen {
 async fn handshakes(
     invite: &AwsAccountInvite,
     status: &AwsAccountInviteStatus,
-    clients: &ProfileClients,
+    connected: &Connected,
     ctx: &Context,
 ) -> Result<Seen, Error> {
+    let clients = &connected.clients;
     let recorded = status.handshake.as_ref();
     let account = &invite.spec.account_id;
     let created = invite.metadata.creation_timestamp.as_ref().map(|t| t.0);
     let (mut seen, swept_at) = ctx
         .observer
-        .with_view(&invite.spec.billing_profile, |v| {
+        .with_view(&connected.organization, |v| {
             let sent = v
                 .index
                 .for_account(account)
@@ -260,29 +264,37 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
             return Ok((ProfileView::NotReady { reason, message }, None));
         }
     };
-    if !ctx.observer.is_synced(name) {
+    let organization = organization_key(&profile);
+    if !ctx.observer.is_synced(&organization) {
         // Never decide to send before the organization's handshakes are known: an invitation
         // sent by an earlier run is adopted, not sent again. Every reconcile shares the one
         // sweep in flight (a new leader costs one sweep per organization, not one per invite).
-        ctx.observer.sync(name, &clients, ctx.now()).await?;
+        ctx.observer.sync(&organization, &clients, ctx.now()).await?;
     }
     let organization_id = status.organization_id.clone().unwrap_or_default();
-    let view = ready_view(organization_id, &profile, ctx);
-    Ok((view, Some(Connected { profile, clients })))
+    let view = ready_view(organization_id, &organization, ctx);
+    let connected = Connected {
+        profile,
+        clients,
+        organization,
+    };
+    Ok((view, Some(connected)))
 }
 
-/// A Ready profile's view: its organization and what is left of its daily budget, now.
-fn ready_view(organization_id: String, profile: &BillingProfile, ctx: &Context) -> ProfileView {
+/// A Ready profile's view: its organization and what is left of the organization's daily
+/// budget, now: the smallest `invitationsPerDay` of the profiles naming it, less the
+/// invitations the organization sent in the last 24 hours, whichever profile sent them.
+fn ready_view(organization_id: String, organization: &str, ctx: &Context) -> ProfileView {
     let now = ctx.now();
     let (sent, frees_at) = ctx
         .observer
-        .with_view(&profile.name_any(), |v| {
+        .with_view(organization, |v| {
             (v.index.sent_in_last_24h(now), v.index.next_quota_release(now))
         })
         .unwrap_or_default();
     ProfileView::Ready {
         organization_id,
-        budget_left: budget_left(&profile.spec, sent),
+        budget_left: budget_left(ctx.daily_limits(organization), sent),
         budget_frees_at: frees_at,
     }
 }
@@ -299,7 +311,7 @@ async fn decide_fully(
             Decision::Act(plan) => return Ok(plan),
             Decision::Observe(need) => need,
         };
-        let Some(Connected { profile, clients }) = connected else {
+        let Some(Connected { profile, clients, .. }) = connected else {
             return Err(Error::Invalid {
                 kind: KIND,
                 what: "ready billing profile",
@@ -333,7 +345,8 @@ async fn decide_fully(
     }
 }
 
-/// Act: the plan's one AWS action (send, or cancel and resend) under the profile's send lock.
+/// Act: the plan's one AWS action (send, or cancel and resend) under the organization's send
+/// lock (one for every profile naming the organization).
 /// Under the lock the budget and pending invitations are observed again and the same
 /// [`decide`] runs again: another reconcile may have used the budget or sent meanwhile.
 /// Returns a retryable failure to report after the status is recorded.
@@ -344,15 +357,15 @@ async fn act(
     plan: &mut Plan,
     ctx: &Context,
 ) -> Result<Option<AwsError>, Error> {
-    let profile = invite.spec.billing_profile.as_str();
-    let _lock = ctx.send_locks.lock(profile).await;
+    let organization = connected.organization.as_str();
+    let _lock = ctx.send_locks.lock(organization).await;
     obs.now = ctx.now();
     if let ProfileView::Ready { organization_id, .. } = &obs.profile {
-        obs.profile = ready_view(organization_id.clone(), &connected.profile, ctx);
+        obs.profile = ready_view(organization_id.clone(), organization, ctx);
     }
     obs.pending_for_account = ctx
         .observer
-        .with_view(profile, |v| {
+        .with_view(organization, |v| {
             v.index.pending_for_account(&invite.spec.account_id).cloned()
         })
         .flatten();
@@ -365,7 +378,7 @@ async fn act(
             reinvite_request,
         } => (Some(handshake_id.clone()), reinvite_request.clone()),
     };
-    let sent = send(ctx, &connected.clients, profile, invite, cancel.as_deref()).await;
+    let sent = send(ctx, &connected.clients, organization, invite, cancel.as_deref()).await;
     after_send(invite, obs, connected, plan, sent, reinvite_request, ctx).await
 }
 
@@ -381,10 +394,10 @@ async fn after_send(
     ctx: &Context,
 ) -> Result<Option<AwsError>, Error> {
     let (spec, generation) = (&invite.spec, invite.metadata.generation);
-    let profile = spec.billing_profile.as_str();
+    let (profile, organization) = (spec.billing_profile.as_str(), connected.organization.as_str());
     match sent {
         Ok(handshake) => {
-            ctx.observer.record_sent(profile, handshake.clone());
+            ctx.observer.record_sent(organization, handshake.clone());
             ctx.membership.forget(profile, &spec.account_id);
             ctx.config.metrics.invitation_sent(profile);
             let event = record_sent(
@@ -401,14 +414,16 @@ async fn after_send(
         }
         Err(e) if e.is_duplicate_handshake() => {
             // An invitation is already open (sent by an earlier run): adopt it next time.
-            ctx.observer.refresh(profile, &connected.clients, ctx.now()).await?;
+            ctx.observer
+                .refresh(organization, &connected.clients, ctx.now())
+                .await?;
             plan.requeue_after = Some(Duration::from_millis(200));
             Ok(None)
         }
         Err(e) => {
             // The invitation may have reached AWS with its reply lost: list before any retry.
             if e.class().is_retryable() {
-                let _ = ctx.observer.refresh(profile, &connected.clients, ctx.now()).await;
+                let _ = ctx.observer.refresh(organization, &connected.clients, ctx.now()).await;
             }
             let (event, requeue) = record_send_failure(&mut plan.status, spec, generation, &send_failure(&e), obs.now);
             plan.events.push(event);
@@ -437,13 +452,13 @@ async fn record(ctx: &Context, invite: &AwsAccountInvite, plan: &Plan) -> Result
 async fn send(
     ctx: &Context,
     clients: &ProfileClients,
-    profile: &str,
+    organization: &str,
     invite: &AwsAccountInvite,
     cancel: Option<&str>,
 ) -> Result<Handshake, AwsError> {
     if let Some(id) = cancel {
         match clients.cancel_handshake(id).await {
-            Ok(canceled) => ctx.observer.record_sent(profile, canceled),
+            Ok(canceled) => ctx.observer.record_sent(organization, canceled),
             // Already ended (accepted, expired, canceled) or gone: nothing left to cancel.
             Err(e) if e.is_handshake_gone() || e.class() == ErrorClass::Terminal => {}
             Err(e) => return Err(e),
@@ -453,7 +468,7 @@ async fn send(
     // since the gate): the invite's allowed tags plus the tags the operator forces.
     let policy = ctx
         .profiles
-        .get(&ObjectRef::new(profile))
+        .get(&ObjectRef::new(&invite.spec.billing_profile))
         .and_then(|p| p.spec.tag_policy.clone());
     let namespace = invite.namespace().unwrap_or_default();
     let tags = invitation_tags(policy.as_ref(), &namespace, &invite.spec.tags).map_err(|message| {
@@ -570,7 +585,10 @@ async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> 
         return Ok(());
     }
     let (_, connected) = profile_view(invite, ctx).await?;
-    let Some(Connected { clients, .. }) = connected else {
+    let Some(Connected {
+        clients, organization, ..
+    }) = connected
+    else {
         let message = format!(
             "Invitation {} could not be canceled: billing profile {:?} is missing or not ready; cancel it in the AWS \
              Organizations console",
@@ -581,7 +599,7 @@ async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> 
     };
     match clients.cancel_handshake(&handshake.id).await {
         Ok(canceled) => {
-            ctx.observer.record_sent(&invite.spec.billing_profile, canceled);
+            ctx.observer.record_sent(&organization, canceled);
             let message = format!("Invitation {} canceled because the invite was deleted", handshake.id);
             publish(ctx, invite, false, EventReason::Canceled, message).await;
         }

@@ -11,6 +11,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::context::{organization_key, organization_key_of};
 use super::{Context, Error, MANAGER};
 use crate::api::{BillingProfile, BillingProfileStatus, InvitePhase};
 use crate::aws::{AwsError, OrganizationInfo, ProfileClients};
@@ -28,7 +29,7 @@ pub(super) async fn reconcile(profile: Arc<BillingProfile>, ctx: Arc<Context>) -
     let status = decide(&profile, &check, &ctx);
     let ready = conditions::is_true(&status.conditions, conditions::READY);
     if !ready {
-        ctx.stop_poller(&name);
+        ctx.stop_poller(&profile);
     }
     record(&ctx, &profile, &status).await?;
     ctx.backoff.succeeded(&key(&name));
@@ -62,11 +63,16 @@ async fn observe(profile: &BillingProfile, ctx: &Arc<Context>) -> OrganizationCh
         Ok(info) => info,
         Err(e) => return failed(&e),
     };
-    sweep(&name, &clients, ctx).await;
+    let organization = organization_key_of(profile, &info.id);
+    sweep(&name, &organization, &clients, ctx).await;
     // DescribeOrganization works for any member account; listing the organization's
     // handshakes needs the management account. Credentials that cannot list are not ready,
     // whatever DescribeOrganization said.
-    match ctx.observer.with_view(&name, |v| v.last_error.clone()).flatten() {
+    match ctx
+        .observer
+        .with_view(&organization, |v| v.last_error.clone())
+        .flatten()
+    {
         Some(e) if e.class.is_profile_level() => OrganizationCheck::Failed {
             reason: e.reason,
             message: format!(
@@ -80,11 +86,11 @@ async fn observe(profile: &BillingProfile, ctx: &Arc<Context>) -> OrganizationCh
     }
 }
 
-/// Keeps the profile's poller running and waits for its first sweep (shared with every
-/// reconcile waiting for it), so the budget and adoption are right from the start.
-async fn sweep(name: &str, clients: &ProfileClients, ctx: &Arc<Context>) {
-    ctx.ensure_poller(name, clients).await;
-    if let Err(e) = ctx.observer.sync(name, clients, ctx.now()).await {
+/// Keeps the profile's poller running and waits for its organization's first sweep (shared
+/// with every reconcile waiting for it), so the budget and adoption are right from the start.
+async fn sweep(name: &str, organization: &str, clients: &ProfileClients, ctx: &Arc<Context>) {
+    ctx.ensure_poller(name, organization, clients).await;
+    if let Err(e) = ctx.observer.sync(organization, clients, ctx.now()).await {
         tracing::warn!(profile = %name, error = %e, "first handshake sweep failed");
     }
 }
@@ -109,9 +115,14 @@ fn failed(e: &AwsError) -> OrganizationCheck {
 fn decide(profile: &BillingProfile, check: &OrganizationCheck, ctx: &Context) -> BillingProfileStatus {
     let name = profile.name_any();
     let now = ctx.now();
+    // The organization's invitations, whichever profile sent them.
+    let organization = match check {
+        OrganizationCheck::Reached { organization_id, .. } => organization_key_of(profile, organization_id),
+        OrganizationCheck::Failed { .. } => organization_key(profile),
+    };
     let sent = ctx
         .observer
-        .with_view(&name, |v| v.index.sent_in_last_24h(now))
+        .with_view(&organization, |v| v.index.sent_in_last_24h(now))
         .unwrap_or_default();
     let queued = ctx
         .invites

@@ -174,9 +174,13 @@ fn wrong_organization(spec: &BillingProfileSpec, organization_id: &str, manageme
 
 const NOT_STALLED: Reason = Reason::Progressing;
 
-/// Invitations the profile may still send in the current 24-hour window.
-pub fn budget_left(spec: &BillingProfileSpec, sent_in_last24h: u32) -> u32 {
-    spec.invitations_per_day.saturating_sub(sent_in_last24h)
+/// Invitations a profile may still send in the current 24-hour window. The budget belongs to
+/// the organization: `daily_limits` are the `invitationsPerDay` of every profile naming it,
+/// `sent_in_last24h` the organization's invitations whichever profile sent them, and together
+/// the profiles never send more than the smallest limit (none without a limit).
+pub fn budget_left(daily_limits: impl IntoIterator<Item = u32>, sent_in_last24h: u32) -> u32 {
+    let limit = daily_limits.into_iter().min().unwrap_or(0);
+    limit.saturating_sub(sent_in_last24h)
 }
 
 #[cfg(test)]
@@ -186,6 +190,22 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_budget_is_the_organizations_smallest_limit() {
+        // (invitationsPerDay of the profiles naming the organization, sent in 24 h, left)
+        let table: [(&[u32], u32, u32); 6] = [
+            (&[20], 0, 20),
+            (&[20], 19, 1),
+            (&[20], 25, 0),
+            (&[5, 20], 3, 2),
+            (&[20, 5], 5, 0),
+            (&[], 0, 0),
+        ];
+        for (limits, sent, left) in table {
+            assert_eq!(budget_left(limits.iter().copied(), sent), left, "{limits:?} {sent}");
+        }
     }
 
     #[test]
