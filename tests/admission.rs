@@ -850,7 +850,11 @@ async fn null_in_every_optional_field_is_admitted_and_means_unset() {
         ),
         set(
             set(
-                set(valid_profile("nulls"), "/spec/invitationsPerDay", json!(5)),
+                set(
+                    set(valid_profile("nulls"), "/spec/invitationsPerDay", json!(5)),
+                    "/spec/invitationsPerNamespacePerDay",
+                    json!(2),
+                ),
                 "/spec/iamAccess",
                 json!({"verification": "Manual", "memberAccessRoleName": "ReadOnlyBilling"}),
             ),

@@ -294,3 +294,45 @@ async fn tenants_cannot_put_arbitrary_tags_under_the_payers_name() {
     );
     h.stop().await;
 }
+
+/// Item 4: one namespace's invites cannot use up the profile's daily budget. Before: the
+/// first tenant to create invites took every invitation of the day.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_namespace_cannot_starve_the_others() {
+    let h = Harness::start().await;
+    let other = "team-b";
+    h.env.create_namespace(other, [("team", "b")]).await.expect("namespace");
+    h.create_profile(json!({
+        "invitationsPerDay": 20,
+        "invitationsPerNamespacePerDay": 1,
+        "allowedNamespaces": {"namespaces": [NAMESPACE, other]},
+    }))
+    .await;
+    h.create_invite("first", STANDALONE, json!({})).await;
+    h.wait_phase("first", aws_invite_operator::api::InvitePhase::Invited)
+        .await;
+    h.create_invite("second", SECOND, json!({})).await;
+    let queued = h
+        .wait_phase("second", aws_invite_operator::api::InvitePhase::Queued)
+        .await;
+    let why = condition(&queued, "Ready").unwrap();
+    assert_eq!(why.1, "QuotaExhausted");
+    assert!(why.2.contains("spec.invitationsPerNamespacePerDay"), "{}", why.2);
+    assert_eq!(h.invitations_sent(SECOND).await, 0);
+
+    // Another namespace still gets its share the same day.
+    let invites: Api<aws_invite_operator::api::AwsAccountInvite> = Api::namespaced(h.env.client(), other);
+    let invite = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "AwsAccountInvite",
+        "metadata": {"name": "theirs", "namespace": other},
+        "spec": {"billingProfile": PROFILE, "accountId": "500000000002"},
+    }))
+    .expect("invite");
+    invites.create(&post_params(), &invite).await.expect("created");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while h.invitations_sent("500000000002").await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "team-b's invite was starved");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    h.stop().await;
+}

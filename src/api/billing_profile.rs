@@ -74,6 +74,14 @@ pub struct BillingProfileSpec {
     #[schemars(range(min = 1, max = 1000))]
     pub invitations_per_day: u32,
 
+    /// Each namespace's share of `invitationsPerDay`: the most invitations the invites of one
+    /// namespace get sent in any rolling 24 hours (counted from AWS's handshakes to their
+    /// accounts), so one tenant cannot starve the others. Unset: no share, only the
+    /// profile's budget. The rest wait in the queue (phase Queued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub invitations_per_namespace_per_day: Option<u32>,
+
     /// Defaults for the IAM access step of invites that use this profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iam_access: Option<ProfileIamAccess>,

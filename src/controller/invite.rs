@@ -3,6 +3,7 @@
 //! pure [`decide`] (observing on demand what it asks for), [`act`] performs the plan's one AWS
 //! action under the profile's send lock, and [`record`] writes the status and the events.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ use crate::reconcile::invite::{
     Action, Decision, EventNote, IamCheck, Membership, Need, Observation, Plan, ProfileView, SendFailure, decide,
     record_send_failure, record_sent,
 };
-use crate::reconcile::profile::{budget_left, invitation_tags, namespace_allowed};
+use crate::reconcile::profile::{
+    budget_left, counts_against_budget, invitation_tags, namespace_allowed, namespace_budget_left,
+};
 
 const KIND: &str = "AwsAccountInvite";
 
@@ -272,7 +275,7 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
         ctx.observer.sync(&organization, &clients, ctx.now()).await?;
     }
     let organization_id = status.organization_id.clone().unwrap_or_default();
-    let view = ready_view(organization_id, &organization, ctx);
+    let view = ready_view(organization_id, &organization, &profile, &namespace, ctx);
     let connected = Connected {
         profile,
         clients,
@@ -281,20 +284,50 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
     Ok((view, Some(connected)))
 }
 
-/// A Ready profile's view: its organization and what is left of the organization's daily
-/// budget, now: the smallest `invitationsPerDay` of the profiles naming it, less the
-/// invitations the organization sent in the last 24 hours, whichever profile sent them.
-fn ready_view(organization_id: String, organization: &str, ctx: &Context) -> ProfileView {
+/// A Ready profile's view: its organization and what is left of the daily budget, now: the
+/// organization's (the smallest `invitationsPerDay` of the profiles naming it, less the
+/// invitations the organization sent in the last 24 hours, whichever profile sent them), and
+/// `namespace`'s share of this profile's (`spec.invitationsPerNamespacePerDay`), counted from
+/// what AWS holds (the handshake index) for the accounts of the namespace's invites of this
+/// profile (the operator's record).
+fn ready_view(
+    organization_id: String,
+    organization: &str,
+    profile: &BillingProfile,
+    namespace: &str,
+    ctx: &Context,
+) -> ProfileView {
     let now = ctx.now();
-    let (sent, frees_at) = ctx
+    let name = profile.name_any();
+    let accounts: BTreeSet<String> = ctx
+        .invites
+        .state()
+        .iter()
+        .filter(|i| i.spec.billing_profile == name && i.metadata.namespace.as_deref() == Some(namespace))
+        .map(|i| i.spec.account_id.clone())
+        .collect();
+    let (sent, frees_at, namespace_sent) = ctx
         .observer
         .with_view(organization, |v| {
-            (v.index.sent_in_last_24h(now), v.index.next_quota_release(now))
+            let namespace_sent = accounts
+                .iter()
+                .flat_map(|a| v.index.for_account(a))
+                .filter(|h| counts_against_budget(h, now))
+                .count();
+            (
+                v.index.sent_in_last_24h(now),
+                v.index.next_quota_release(now),
+                u32::try_from(namespace_sent).unwrap_or(u32::MAX),
+            )
         })
         .unwrap_or_default();
     ProfileView::Ready {
         organization_id,
-        budget_left: budget_left(ctx.daily_limits(organization), sent),
+        budget_left: namespace_budget_left(
+            budget_left(ctx.daily_limits(organization), sent),
+            profile.spec.invitations_per_namespace_per_day,
+            namespace_sent,
+        ),
         budget_frees_at: frees_at,
     }
 }
@@ -361,7 +394,14 @@ async fn act(
     let _lock = ctx.send_locks.lock(organization).await;
     obs.now = ctx.now();
     if let ProfileView::Ready { organization_id, .. } = &obs.profile {
-        obs.profile = ready_view(organization_id.clone(), organization, ctx);
+        let namespace = invite.namespace().unwrap_or_default();
+        obs.profile = ready_view(
+            organization_id.clone(),
+            organization,
+            &connected.profile,
+            &namespace,
+            ctx,
+        );
     }
     obs.pending_for_account = ctx
         .observer

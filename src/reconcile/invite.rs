@@ -699,7 +699,8 @@ fn send_or_queue(obs: &Observation<'_>, mut plan: Plan, request: Option<String>)
         return plan.act();
     }
     let message = format!(
-        "BillingProfile {:?} has sent its daily invitations (spec.invitationsPerDay); this invite is queued{}",
+        "BillingProfile {:?} has no room left in its daily invitations (spec.invitationsPerDay, or this \
+         namespace's share, spec.invitationsPerNamespacePerDay); this invite is queued{}",
         obs.spec.billing_profile,
         budget_frees_at.map(|t| format!(" until about {t}")).unwrap_or_default()
     );

@@ -183,6 +183,22 @@ pub fn budget_left(daily_limits: impl IntoIterator<Item = u32>, sent_in_last24h:
     limit.saturating_sub(sent_in_last24h)
 }
 
+/// Invitations one namespace may still send now: `left` (the organization's budget left),
+/// capped by the namespace's `share` (`spec.invitationsPerNamespacePerDay`) less what its
+/// invites' accounts were sent in the window, so one tenant cannot use up every other's.
+pub fn namespace_budget_left(left: u32, share: Option<u32>, namespace_sent: u32) -> u32 {
+    match share {
+        Some(share) => left.min(share.saturating_sub(namespace_sent)),
+        None => left,
+    }
+}
+
+/// Whether a handshake counts against a daily budget now: requested in the last 24 hours and
+/// not accepted (the rule of [`crate::aws::HandshakeIndex::sent_in_last_24h`]).
+pub fn counts_against_budget(h: &crate::handshake::Handshake, now: Timestamp) -> bool {
+    h.requested_at > now - jiff::SignedDuration::from_hours(24) && h.state != crate::handshake::HandshakeState::Accepted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +268,22 @@ mod tests {
             "ns",
             &labels(&[("team", "web")])
         ));
+    }
+
+    #[test]
+    fn a_namespace_gets_its_share_of_the_daily_budget() {
+        assert_eq!(
+            namespace_budget_left(15, None, 5),
+            15,
+            "no share: the organization's budget"
+        );
+        for (left, namespace_sent, want) in [(20, 0, 3), (15, 2, 1), (15, 3, 0), (15, 9, 0), (1, 0, 1), (0, 0, 0)] {
+            assert_eq!(
+                namespace_budget_left(left, Some(3), namespace_sent),
+                want,
+                "{left} {namespace_sent}"
+            );
+        }
     }
 
     #[test]
