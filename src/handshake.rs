@@ -54,18 +54,24 @@ impl HandshakeState {
 }
 
 /// An invitation handshake: what ListHandshakesForOrganization / InviteAccountToOrganization return.
+///
+/// The AWS Organizations API reference ("Handshake" data type) marks every member of a
+/// handshake optional. The operator needs an ID (to name it) and a state (to decide from it);
+/// everything else may be absent and is `None` here, never invented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handshake {
     /// `h-...`.
     pub id: String,
-    /// The handshake ARN.
-    pub arn: String,
+    /// The handshake ARN, when AWS gives one.
+    pub arn: Option<String>,
     /// Current state.
     pub state: HandshakeState,
-    /// The invited account (the ACCOUNT party), when the target was an account ID.
+    /// The invited account: the one ACCOUNT party or resource that is not the organization's
+    /// management account (see `crate::aws::convert_handshake`). `None` when AWS names no such
+    /// account, or names more than one.
     pub account_id: Option<String>,
-    /// When it was sent.
-    pub requested_at: Timestamp,
-    /// When AWS expires it if nobody answers.
-    pub expires_at: Timestamp,
+    /// When it was sent, when AWS says.
+    pub requested_at: Option<Timestamp>,
+    /// When AWS expires it if nobody answers, when AWS says.
+    pub expires_at: Option<Timestamp>,
 }

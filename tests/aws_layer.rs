@@ -201,7 +201,7 @@ async fn invite_is_indexed_by_the_observer_and_followed_to_acceptance() {
     // Recorded at once: budget and adoption see it before the next sweep.
     observer.record_sent("payer", h.clone());
     let view = observer.view("payer").expect("view");
-    assert_eq!(view.index.sent_in_last_24h(h.requested_at), 1);
+    assert_eq!(view.index.sent_in_last_24h(h.requested_at.expect("requested")), 1);
 
     let changed = observer
         .refresh("payer", &clients, Timestamp::now())
@@ -220,12 +220,12 @@ async fn invite_is_indexed_by_the_observer_and_followed_to_acceptance() {
         .refresh("payer", &clients, Timestamp::now())
         .await
         .expect("sweep");
-    assert_eq!(changed, vec![STANDALONE.to_string()]);
+    assert_eq!(changed.accounts, vec![STANDALONE.to_string()]);
     let view = observer.view("payer").expect("view");
     assert_eq!(view.index.get(&h.id).map(|x| x.state), Some(HandshakeState::Accepted));
     assert!(view.index.pending_for_account(STANDALONE).is_none());
     // Accepted invitations do not count against the daily quota.
-    assert_eq!(view.index.sent_in_last_24h(h.requested_at), 0);
+    assert_eq!(view.index.sent_in_last_24h(h.requested_at.expect("requested")), 0);
 
     let member = clients
         .describe_account(STANDALONE)
@@ -572,7 +572,7 @@ async fn invitation_is_never_retried_by_the_sdk() {
     // The next sweep finds it, so the reconciler adopts it instead of sending again.
     let observer = HandshakeObserver::new();
     let changed = observer.refresh("p", &clients, Timestamp::now()).await.expect("sweep");
-    assert_eq!(changed, vec![STANDALONE.to_string()]);
+    assert_eq!(changed.accounts, vec![STANDALONE.to_string()]);
     assert!(
         observer
             .view("p")
@@ -742,7 +742,7 @@ async fn poller_wakes_changed_accounts_and_stops() {
         stop.clone(),
         Timestamp::now,
         move |changed| {
-            let _ = tx.send(changed);
+            let _ = tx.send(changed.accounts);
         },
     );
     let h = clients

@@ -214,6 +214,7 @@ async fn members_of_another_organization_move_or_leave_first() {
     h.aws
         .set_options(&ModelOptions {
             move_members_on_accept: false,
+            ..Default::default()
         })
         .await
         .expect("options");

@@ -31,4 +31,4 @@ pub use seed::{
     Seed, SeedAccount, SeedError, SeedOidcProvider, SeedOrganization, SeedPodIdentityAssociation, SeedRole,
 };
 pub use server::{Emulator, EmulatorConfig, RunningEmulator, StartError};
-pub use state::{ModelOptions, State};
+pub use state::{ModelOptions, ResponseShape, State};

@@ -45,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate_limits: !args.no_rate_limits,
         options: ModelOptions {
             move_members_on_accept: !args.no_direct_move,
+            ..ModelOptions::default()
         },
         ..EmulatorConfig::default()
     };

@@ -818,6 +818,7 @@ async fn accept_by_accounts_of_other_organizations() {
     // With direct moves off, a member of another organization must leave first.
     ctl.set_options(&orgs_emulator::ModelOptions {
         move_members_on_accept: false,
+        ..Default::default()
     })
     .await
     .unwrap();

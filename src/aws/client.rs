@@ -69,6 +69,9 @@ pub struct ProfileClients {
     pub region: Region,
     /// The endpoint override, if any (applies to Organizations, STS and IAM).
     pub endpoint_url: Option<String>,
+    /// The organization's management account (`spec.managementAccountId`; the profile is Ready
+    /// only when DescribeOrganization names it): never the invitee of a handshake.
+    pub management_account_id: String,
     /// The client-side rate limiter of this profile.
     pub limiter: Arc<RateLimiter>,
     /// Where call outcomes are recorded (metrics).
@@ -165,6 +168,7 @@ impl ProfileClients {
             credentials,
             region,
             endpoint_url,
+            management_account_id: spec.management_account_id.clone(),
             limiter: Arc::new(RateLimiter::new()),
             observer: Arc::new(NoopObserver),
         })

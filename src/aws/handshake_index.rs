@@ -78,7 +78,7 @@ impl HandshakeIndex {
         self.by_id.values()
     }
 
-    /// All handshakes to `account_id`, newest first.
+    /// All handshakes to `account_id`, newest first (those without a request time last).
     pub fn for_account(&self, account_id: &str) -> Vec<&Handshake> {
         self.by_account
             .get(account_id)
@@ -93,49 +93,76 @@ impl HandshakeIndex {
 
     /// Invitations that count against AWS's daily quota at `now`: requested within the last
     /// 24 hours and not accepted (cancel-and-resend counts; accepted ones do not).
+    ///
+    /// A handshake AWS lists without a RequestedTimestamp (the model makes it optional) is not
+    /// counted: its place in the window is unknown, and counting it forever would starve the
+    /// queue. AWS still enforces its quota, and the operator queues on that refusal.
     pub fn sent_in_last_24h(&self, now: Timestamp) -> u32 {
-        let since = now - QUOTA_WINDOW;
-        let n = self
-            .by_id
-            .values()
-            .filter(|h| h.requested_at > since && h.state != HandshakeState::Accepted)
-            .count();
+        let n = self.counted(now).count();
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The request times of the invitations counted against the daily quota at `now`.
+    fn counted(&self, now: Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
+        let since = now.checked_sub(QUOTA_WINDOW).unwrap_or(Timestamp::MIN);
+        self.by_id
+            .values()
+            .filter(|h| h.state != HandshakeState::Accepted)
+            .filter_map(|h| h.requested_at)
+            .filter(move |t| *t > since)
     }
 
     /// When the oldest invitation counted by [`Self::sent_in_last_24h`] leaves the window: the
     /// earliest time a queued invitation may get room. `None` when nothing is counted.
     pub fn next_quota_release(&self, now: Timestamp) -> Option<Timestamp> {
-        let since = now - QUOTA_WINDOW;
-        self.by_id
-            .values()
-            .filter(|h| h.requested_at > since && h.state != HandshakeState::Accepted)
-            .map(|h| h.requested_at + QUOTA_WINDOW)
+        self.counted(now)
             .min()
+            .map(|t| t.checked_add(QUOTA_WINDOW).unwrap_or(Timestamp::MAX))
     }
 
-    /// Accounts whose handshakes differ between `old` and `self`: a handshake appeared,
-    /// disappeared or changed (state, expiry, account). Sorted, without duplicates.
-    pub fn diff(&self, old: &HandshakeIndex) -> Vec<String> {
-        let mut changed = BTreeSet::new();
+    /// What differs between `old` and `self`: the handshakes that appeared, disappeared or
+    /// changed (state, expiry, invitee), by ID, and the accounts they were or are filed under.
+    /// Both sorted, without duplicates.
+    pub fn diff(&self, old: &HandshakeIndex) -> Changes {
+        let mut accounts = BTreeSet::new();
+        let mut handshakes = BTreeSet::new();
         for (id, h) in &self.by_id {
             match old.by_id.get(id) {
-                Some(o) if o == h => {}
-                Some(o) => {
-                    changed.extend(o.account_id.clone());
-                    changed.extend(h.account_id.clone());
-                }
-                None => {
-                    changed.extend(h.account_id.clone());
-                }
+                Some(o) if o == h => continue,
+                Some(o) => accounts.extend(o.account_id.clone()),
+                None => {}
             }
+            accounts.extend(h.account_id.clone());
+            handshakes.insert(id.clone());
         }
         for (id, o) in &old.by_id {
             if !self.by_id.contains_key(id) {
-                changed.extend(o.account_id.clone());
+                accounts.extend(o.account_id.clone());
+                handshakes.insert(id.clone());
             }
         }
-        changed.into_iter().collect()
+        Changes {
+            accounts: accounts.into_iter().collect(),
+            handshakes: handshakes.into_iter().collect(),
+        }
+    }
+}
+
+/// What changed between two sweeps: whom to wake. An invite is woken when its account is
+/// listed, or when the handshake it recorded is (a handshake is identified by its ID wherever
+/// one is recorded, whatever AWS's answer says about its parties).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Accounts whose handshakes changed.
+    pub accounts: Vec<String>,
+    /// IDs of the handshakes that changed.
+    pub handshakes: Vec<String>,
+}
+
+impl Changes {
+    /// Nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.handshakes.is_empty()
     }
 }
 
@@ -150,11 +177,11 @@ mod tests {
     fn hs(id: &str, account: &str, state: HandshakeState, requested: i64) -> Handshake {
         Handshake {
             id: id.into(),
-            arn: format!("arn:aws:organizations::111111111111:handshake/o-x/invite/{id}"),
+            arn: Some(format!("arn:aws:organizations::111111111111:handshake/o-x/invite/{id}")),
             state,
             account_id: Some(account.into()),
-            requested_at: ts(requested),
-            expires_at: ts(requested + 15 * 86_400),
+            requested_at: Some(ts(requested)),
+            expires_at: Some(ts(requested + 15 * 86_400)),
         }
     }
 
@@ -255,8 +282,10 @@ mod tests {
             ts(10),
         );
         // h-3 disappeared.
-        assert_eq!(new.diff(&old), vec!["222222222222", "333333333333", "444444444444"]);
+        let changes = new.diff(&old);
+        assert_eq!(changes.accounts, vec!["222222222222", "333333333333", "444444444444"]);
+        assert_eq!(changes.handshakes, vec!["h-2", "h-3", "h-4"]);
         assert!(new.diff(&new).is_empty());
-        assert_eq!(old.diff(&HandshakeIndex::default()).len(), 3);
+        assert_eq!(old.diff(&HandshakeIndex::default()).accounts.len(), 3);
     }
 }

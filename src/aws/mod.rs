@@ -23,11 +23,11 @@ pub use client::{
     ProfileClients, StaticKeys, retry_config, timeout_config,
 };
 pub use error::{AwsError, Classification, ErrorClass, Transport, classify};
-pub use handshake_index::{HandshakeIndex, QUOTA_WINDOW};
+pub use handshake_index::{Changes, HandshakeIndex, QUOTA_WINDOW};
 pub use iam_access::{IamCheck, verify_member_role};
 pub use membership_index::MembershipIndex;
 pub use observer::{HandshakeObserver, ProfileView, SweepError, spawn_profile_poller};
-pub use organizations::{MemberAccount, OrganizationInfo, convert_handshake, to_timestamp};
+pub use organizations::{MAX_PAGES, MemberAccount, OrganizationInfo, convert_handshake, invited_account, to_timestamp};
 pub use rate_limit::{OperationGroup, RateLimiter};
 pub use transfer_observer::{TransferObserver, TransferView, customer_of, spawn_transfer_poller};
 pub use transfers::{TransferInvitation, TransferTarget, convert_transfer, handshake_transfer_id};

@@ -6,7 +6,7 @@
 
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use super::handshake_index::HandshakeIndex;
+use super::handshake_index::{Changes, HandshakeIndex};
 use super::membership_index::MembershipIndex;
 use super::organizations::MemberAccount;
 use super::sweep_gate::{SweepGates, When, spawn_poller};
@@ -95,12 +95,7 @@ impl HandshakeObserver {
     /// accounts with a handshake on the first sweep). On failure the previous index stays,
     /// `last_error` is set and the error is returned. Waits for a sweep of the same profile
     /// already in flight, then sweeps anyway (the caller wants a list made after its call).
-    pub async fn refresh(
-        &self,
-        profile: &str,
-        clients: &ProfileClients,
-        now: Timestamp,
-    ) -> Result<Vec<String>, AwsError> {
+    pub async fn refresh(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
         let sweep = || self.sweep(profile, clients, now);
         self.sweeps
             .run(profile, When::Now, || self.is_synced(profile), sweep)
@@ -129,14 +124,14 @@ impl HandshakeObserver {
         clients: &ProfileClients,
         now: Timestamp,
         min_gap: Duration,
-    ) -> Result<Vec<String>, AwsError> {
+    ) -> Result<Changes, AwsError> {
         let sweep = || self.sweep(profile, clients, now);
         let synced = || self.is_synced(profile);
         self.sweeps.run(profile, When::Due(min_gap), synced, sweep).await
     }
 
     /// One sweep, without the lock (the callers hold it).
-    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
+    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
         match clients.list_invite_handshakes().await {
             Ok(list) => {
                 // Listed after the handshakes: an ACCEPTED handshake of this sweep has its
@@ -174,7 +169,7 @@ impl HandshakeObserver {
     }
 
     /// Installs the result of a sweep made at `now` (what [`Self::refresh`] does after the
-    /// calls); returns the accounts whose handshakes or membership changed. Handshakes recorded
+    /// calls); returns what changed: the handshakes (by ID) and the accounts whose handshakes or membership changed. Handshakes recorded
     /// with [`Self::record_sent`] that the sweep does not list yet (AWS lists are eventually
     /// consistent) are kept while they are younger than the sweep. `members` is `None` when
     /// ListAccounts failed.
@@ -184,7 +179,7 @@ impl HandshakeObserver {
         handshakes: Vec<Handshake>,
         members: Option<Vec<MemberAccount>>,
         now: Timestamp,
-    ) -> Vec<String> {
+    ) -> Changes {
         let mut index = HandshakeIndex::new(handshakes, now);
         let members = members.map(|m| MembershipIndex::new(m, now));
         let mut views = self.write();
@@ -198,7 +193,10 @@ impl HandshakeObserver {
             Some(old) => {
                 // Keep just-sent handshakes the sweep missed (sent after the previous sweep).
                 for h in old.index.iter() {
-                    if index.get(&h.id).is_none() && h.requested_at > old.refreshed_at && h.state.is_pending() {
+                    if index.get(&h.id).is_none()
+                        && h.requested_at.is_some_and(|t| t > old.refreshed_at)
+                        && h.state.is_pending()
+                    {
                         index.insert(h.clone());
                     }
                 }
@@ -216,9 +214,9 @@ impl HandshakeObserver {
             },
         );
         let mut changed = handshake_changes;
-        changed.extend(member_changes);
-        changed.sort();
-        changed.dedup();
+        changed.accounts.extend(member_changes);
+        changed.accounts.sort();
+        changed.accounts.dedup();
         changed
     }
 
@@ -279,7 +277,7 @@ pub fn spawn_profile_poller<W, N>(
     wake: W,
 ) -> tokio::task::JoinHandle<()>
 where
-    W: Fn(Vec<String>) + Send + 'static,
+    W: Fn(Changes) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
     let name = profile.clone();
@@ -302,11 +300,11 @@ mod tests {
     fn hs(id: &str, account: &str, state: HandshakeState, requested: i64) -> Handshake {
         Handshake {
             id: id.into(),
-            arn: format!("arn:{id}"),
+            arn: Some(format!("arn:{id}")),
             state,
             account_id: Some(account.into()),
-            requested_at: ts(requested),
-            expires_at: ts(requested + 15 * 86_400),
+            requested_at: Some(ts(requested)),
+            expires_at: Some(ts(requested + 15 * 86_400)),
         }
     }
 
@@ -316,12 +314,12 @@ mod tests {
         let obs = HandshakeObserver::new();
         assert!(obs.view("p").is_none());
         let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], None, ts(10));
-        assert_eq!(changed, vec!["111111111111"]);
+        assert_eq!(changed.accounts, vec!["111111111111"]);
         assert!(obs.is_synced("p"));
         let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Open, 0)], None, ts(20));
         assert!(changed.is_empty());
         let changed = obs.apply_sweep("p", vec![hs("h-1", "111111111111", Accepted, 0)], None, ts(30));
-        assert_eq!(changed, vec!["111111111111"]);
+        assert_eq!(changed.accounts, vec!["111111111111"]);
         let v = obs.view("p").expect("view");
         assert_eq!(v.refreshed_at, ts(30));
         assert_eq!(v.index.get("h-1").map(|h| h.state), Some(Accepted));
@@ -349,7 +347,7 @@ mod tests {
         // Once listed and then gone from the list (e.g. a newer sweep after 30 days), it goes.
         obs.apply_sweep("p", vec![hs("h-2", "222222222222", Open, 15)], None, ts(30));
         let changed = obs.apply_sweep("p", vec![], None, ts(40));
-        assert_eq!(changed, vec!["222222222222"]);
+        assert_eq!(changed.accounts, vec!["222222222222"]);
         assert!(obs.view("p").expect("view").index.get("h-2").is_none());
     }
 
@@ -389,7 +387,7 @@ mod tests {
             Some(vec![member("111111111111"), member("555555555555")]),
             ts(30),
         );
-        assert_eq!(changed, vec!["333333333333", "555555555555"]);
+        assert_eq!(changed.accounts, vec!["333333333333", "555555555555"]);
         // A failed ListAccounts leaves no membership answer (asked per account instead) and
         // reports no change.
         let failed = obs.apply_sweep("p", vec![], None, ts(40));

@@ -24,6 +24,24 @@ pub(super) enum When {
     Due(Duration),
 }
 
+/// What a sweep reports as changed: nothing is the default.
+pub(super) trait Changed: Default {
+    /// Nothing changed (nobody to wake).
+    fn is_nothing(&self) -> bool;
+}
+
+impl Changed for Vec<String> {
+    fn is_nothing(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Changed for super::handshake_index::Changes {
+    fn is_nothing(&self) -> bool {
+        self.is_empty()
+    }
+}
+
 /// The last sweep attempt of a profile: when it ended and its error, if it failed.
 type LastSweep = Option<(Instant, Option<AwsError>)>;
 
@@ -39,26 +57,26 @@ impl SweepGates {
 
     /// Runs `sweep` for `profile` under its lock as `when` says; `synced` tells whether the
     /// profile has had a successful sweep. A skipped sweep reports no change.
-    pub(super) async fn run<Fut>(
+    pub(super) async fn run<Fut, C: Changed>(
         &self,
         profile: &str,
         when: When,
         synced: impl Fn() -> bool,
         sweep: impl FnOnce() -> Fut,
-    ) -> Result<Vec<String>, AwsError>
+    ) -> Result<C, AwsError>
     where
-        Fut: Future<Output = Result<Vec<String>, AwsError>>,
+        Fut: Future<Output = Result<C, AwsError>>,
     {
         let began = Instant::now();
         if when == When::Unsynced && synced() {
-            return Ok(Vec::new());
+            return Ok(C::default());
         }
         let gate = self.gate(profile);
         let mut last = gate.lock().await;
         match (when, last.as_ref()) {
-            (When::Unsynced, _) if synced() => return Ok(Vec::new()),
+            (When::Unsynced, _) if synced() => return Ok(C::default()),
             (When::Unsynced, Some((ended, Some(e)))) if *ended >= began => return Err(e.clone()),
-            (When::Due(gap), Some((ended, None))) if ended.elapsed() < gap && synced() => return Ok(Vec::new()),
+            (When::Due(gap), Some((ended, None))) if ended.elapsed() < gap && synced() => return Ok(C::default()),
             _ => {}
         }
         let result = sweep().await;
@@ -77,7 +95,7 @@ impl SweepGates {
 
 /// Calls `sweep` every `interval` until `stop` is cancelled, and `wake` with what changed (not
 /// when nothing did); a failed sweep is logged as `what` ("handshake", "transfer").
-pub(super) fn spawn_poller<S, Fut, W>(
+pub(super) fn spawn_poller<S, Fut, W, C>(
     what: &'static str,
     profile: String,
     interval: Duration,
@@ -87,8 +105,9 @@ pub(super) fn spawn_poller<S, Fut, W>(
 ) -> tokio::task::JoinHandle<()>
 where
     S: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Vec<String>, AwsError>> + Send,
-    W: Fn(Vec<String>) + Send + 'static,
+    Fut: Future<Output = Result<C, AwsError>> + Send,
+    W: Fn(C) + Send + 'static,
+    C: Changed + Send,
 {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
@@ -103,7 +122,7 @@ where
                 r = sweep() => r,
             };
             match result {
-                Ok(changed) if !changed.is_empty() => wake(changed),
+                Ok(changed) if !changed.is_nothing() => wake(changed),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(profile = %profile, reason = %e.reason(), error = %e, "{what} sweep failed"),
             }

@@ -148,7 +148,7 @@ impl TransferObserver {
                 t.handshake_id
                     .as_deref()
                     .and_then(|h| old.handshakes.get(h))
-                    .is_some_and(|h| h.requested_at > old.refreshed_at)
+                    .is_some_and(|h| h.requested_at.is_some_and(|t| t > old.refreshed_at))
             })
             .cloned()
             .collect::<Vec<_>>();
@@ -256,11 +256,11 @@ mod tests {
     fn handshake(id: &str, state: HandshakeState, requested: i64) -> Handshake {
         Handshake {
             id: format!("h-{id}"),
-            arn: format!("arn:h-{id}"),
+            arn: Some(format!("arn:h-{id}")),
             state,
             account_id: None,
-            requested_at: ts(requested),
-            expires_at: ts(86_400 * 39),
+            requested_at: Some(ts(requested)),
+            expires_at: Some(ts(86_400 * 39)),
         }
     }
 

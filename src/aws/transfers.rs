@@ -4,7 +4,7 @@
 use super::calls::outcome;
 use super::client::ProfileClients;
 use super::error::{AwsError, ErrorClass};
-use super::organizations::{convert_handshake, to_timestamp};
+use super::organizations::{Pages, to_timestamp};
 use crate::handshake::Handshake;
 use crate::reason::Reason;
 use crate::transfer::{AwsTransfer, AwsTransferStatus};
@@ -142,7 +142,7 @@ impl ProfileClients {
                 .await
                 .map_err(|e| AwsError::from_sdk(OP, e, invite_reason))?;
             let sdk = out.handshake().ok_or_else(|| malformed(OP, "handshake"))?;
-            let h = convert_handshake(sdk).ok_or_else(|| malformed(OP, "handshake"))?;
+            let h = self.convert_handshake(sdk).ok_or_else(|| malformed(OP, "handshake"))?;
             Ok((h, handshake_transfer_id(sdk)))
         })
         .await
@@ -155,14 +155,14 @@ impl ProfileClients {
         let result = async {
             // The model declares no paginator for this operation: follow NextToken by hand.
             let mut all = Vec::new();
-            let mut token: Option<String> = None;
+            let mut pages = Pages::new(OP);
             loop {
                 self.limiter.acquire(OP).await;
                 let page = self
                     .orgs
                     .list_inbound_responsibility_transfers()
                     .r#type(ResponsibilityTransferType::Billing)
-                    .set_next_token(token.take())
+                    .set_next_token(pages.token())
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
@@ -172,9 +172,8 @@ impl ProfileClients {
                         None => tracing::warn!(transfer = ?t.id(), "skipping an incomplete transfer"),
                     }
                 }
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
+                if !pages.next(page.next_token())? {
+                    break;
                 }
             }
             Ok(all)

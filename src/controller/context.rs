@@ -17,7 +17,7 @@ use super::connections::Connections;
 use super::parts::{Backoff, IamChecks, MembershipCache, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};
 use crate::api::{AwsAccountInvite, BillingProfile, InvitePhase};
-use crate::aws::{AwsCallObserver, AwsError, HandshakeObserver, ProfileClients, spawn_profile_poller};
+use crate::aws::{AwsCallObserver, AwsError, Changes, HandshakeObserver, ProfileClients, spawn_profile_poller};
 use crate::reconcile::invite::{EventNote, Membership};
 
 /// How long a DescribeAccount answer is reused (queued invites are reconciled often).
@@ -112,9 +112,9 @@ impl Context {
                 self.config.poll_interval,
                 stop,
                 move || clock.now(),
-                move |accounts| {
+                move |changes| {
                     if let Some(ctx) = ctx.upgrade() {
-                        ctx.wake_accounts(&name, &accounts);
+                        ctx.wake_changed(&name, &changes);
                     }
                 },
             );
@@ -142,8 +142,9 @@ impl Context {
         self.pollers.stop_all();
     }
 
-    /// Wakes the invites of every profile of `organization` for these accounts.
-    fn wake_accounts(&self, organization: &str, accounts: &[String]) {
+    /// Wakes the invites of every profile of `organization` whose account, or whose recorded
+    /// handshake (by ID), changed.
+    fn wake_changed(&self, organization: &str, changes: &Changes) {
         let profiles: Vec<String> = self
             .profiles
             .state()
@@ -152,7 +153,12 @@ impl Context {
             .map(|p| p.name_any())
             .collect();
         let woken = super::invites_where(&self.invites, |i| {
-            profiles.contains(&i.spec.billing_profile) && accounts.contains(&i.spec.account_id)
+            profiles.contains(&i.spec.billing_profile)
+                && (changes.accounts.contains(&i.spec.account_id)
+                    || i.status
+                        .as_ref()
+                        .and_then(|s| s.handshake.as_ref())
+                        .is_some_and(|h| changes.handshakes.contains(&h.id)))
         });
         for invite in woken {
             let _ = self.wake.send(invite);

@@ -190,7 +190,7 @@ async fn handshakes(
                 .index
                 .for_account(account)
                 .into_iter()
-                .filter(|h| created.is_none_or(|c| h.requested_at >= c))
+                .filter(|h| created.is_none_or(|c| h.requested_at.is_some_and(|t| t >= c)))
                 .count();
             let seen = Seen {
                 recorded: recorded.and_then(|h| v.index.get(&h.id).cloned()),
@@ -436,7 +436,9 @@ async fn after_send(
     let (spec, generation) = (&invite.spec, invite.metadata.generation);
     let (profile, organization) = (spec.billing_profile.as_str(), connected.organization.as_str());
     match sent {
-        Ok(handshake) => {
+        Ok(mut handshake) => {
+            // Just sent: requested now, when the answer does not say (the model makes it optional).
+            handshake.requested_at = handshake.requested_at.or(Some(obs.now));
             ctx.observer.record_sent(organization, handshake.clone());
             ctx.membership.forget(profile, &spec.account_id);
             ctx.config.metrics.invitation_sent(profile);

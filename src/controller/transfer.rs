@@ -541,10 +541,17 @@ fn with_swept_handshake(status: &mut BillingTransferStatus, view: &TransferView)
     let Some(h) = view.handshakes.get(&recorded.id) else {
         return;
     };
-    recorded.arn = Some(h.arn.clone());
+    // What the answer omits (every Handshake member is optional in the model) stays as recorded.
+    if let Some(arn) = &h.arn {
+        recorded.arn = Some(arn.clone());
+    }
     recorded.state = h.state.as_str().to_owned();
-    recorded.requested_at = Some(Time(h.requested_at));
-    recorded.expires_at = Some(Time(h.expires_at));
+    if let Some(t) = h.requested_at {
+        recorded.requested_at = Some(Time(t));
+    }
+    if let Some(t) = h.expires_at {
+        recorded.expires_at = Some(Time(t));
+    }
 }
 
 /// AWS could not be reached: Reconciling with the reason, retry with backoff.

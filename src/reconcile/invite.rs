@@ -724,8 +724,11 @@ pub fn record_sent(
 ) -> EventNote {
     let reinvite = status.handshake.is_some();
     push_history(status, now);
-    status.handshake = Some(handshake_status(handshake));
-    status.attempts += 1;
+    let mut recorded = handshake_status(handshake);
+    // Just sent: requested now, whatever the answer omitted.
+    recorded.requested_at.get_or_insert(Time(now));
+    status.handshake = Some(recorded);
+    status.attempts = status.attempts.saturating_add(1);
     status.last_invited_at = Some(Time(now));
     if let Some(request) = reinvite_request {
         status.last_reinvite_request = Some(request);
@@ -825,7 +828,7 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     plan.status.handshake = Some(handshake_status(pending));
     // The adopted invitation counts once, whether AWS lists it since the invite's creation or not.
     plan.status.attempts = obs.status.attempts.saturating_add(1).max(obs.sent_since_created);
-    plan.status.last_invited_at = Some(Time(obs.now.min(pending.requested_at)));
+    plan.status.last_invited_at = Some(Time(pending.requested_at.map_or(obs.now, |r| obs.now.min(r))));
     let lead = format!(
         "Adopted open invitation {} to account {} (sent earlier, not yet recorded); waiting for the account owner to \
          accept it",
@@ -1025,18 +1028,26 @@ fn resend_after(spec: &AwsAccountInviteSpec) -> Option<Duration> {
 fn handshake_status(h: &Handshake) -> HandshakeStatus {
     HandshakeStatus {
         id: h.id.clone(),
-        arn: Some(h.arn.clone()),
+        arn: h.arn.clone(),
         state: h.state.as_str().to_owned(),
-        requested_at: Some(Time(h.requested_at)),
-        expires_at: Some(Time(h.expires_at)),
+        requested_at: h.requested_at.map(Time),
+        expires_at: h.expires_at.map(Time),
     }
 }
 
+/// Updates the recorded handshake (same ID) from what AWS says now; what this answer omits
+/// (every member of a Handshake is optional in the model) keeps its recorded value.
 fn update_handshake_status(status: &mut AwsAccountInviteStatus, h: &Handshake) {
     if let Some(current) = status.handshake.as_mut()
         && current.id == h.id
     {
-        *current = handshake_status(h);
+        let fresh = handshake_status(h);
+        *current = HandshakeStatus {
+            arn: fresh.arn.or_else(|| current.arn.take()),
+            requested_at: fresh.requested_at.or_else(|| current.requested_at.take()),
+            expires_at: fresh.expires_at.or_else(|| current.expires_at.take()),
+            ..fresh
+        };
     }
 }
 

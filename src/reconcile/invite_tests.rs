@@ -37,11 +37,13 @@ fn handshake(id: &str, state: HandshakeState, requested: &str) -> Handshake {
     let requested_at = ts(requested);
     Handshake {
         id: id.into(),
-        arn: format!("arn:aws:organizations::111111111111:handshake/o-exampleorg1/invite/{id}"),
+        arn: Some(format!(
+            "arn:aws:organizations::111111111111:handshake/o-exampleorg1/invite/{id}"
+        )),
         state,
         account_id: Some("222222222222".into()),
-        requested_at,
-        expires_at: requested_at + SignedDuration::from_hours(360),
+        requested_at: Some(requested_at),
+        expires_at: Some(requested_at + SignedDuration::from_hours(360)),
     }
 }
 
@@ -51,7 +53,7 @@ fn invited_status(h: &Handshake, attempts: u32) -> AwsAccountInviteStatus {
     for _ in 0..attempts.saturating_sub(1) {
         status.attempts += 1;
     }
-    record_sent(&mut status, &spec, Some(1), h, None, h.requested_at);
+    record_sent(&mut status, &spec, Some(1), h, None, h.requested_at.expect("requested"));
     status
 }
 
@@ -686,7 +688,7 @@ fn stale_facts_are_resolved_from_what_aws_shows_now() {
         obs.listed_membership = row.listed.map(|m| {
             if m {
                 Membership::Member {
-                    joined_at: Some(h.requested_at),
+                    joined_at: h.requested_at,
                 }
             } else {
                 Membership::NotMember

@@ -196,7 +196,10 @@ pub fn namespace_budget_left(left: u32, share: Option<u32>, namespace_sent: u32)
 /// Whether a handshake counts against a daily budget now: requested in the last 24 hours and
 /// not accepted (the rule of [`crate::aws::HandshakeIndex::sent_in_last_24h`]).
 pub fn counts_against_budget(h: &crate::handshake::Handshake, now: Timestamp) -> bool {
-    h.requested_at > now - jiff::SignedDuration::from_hours(24) && h.state != crate::handshake::HandshakeState::Accepted
+    let since = now
+        .checked_sub(jiff::SignedDuration::from_hours(24))
+        .unwrap_or(Timestamp::MIN);
+    h.requested_at.is_some_and(|t| t > since) && h.state != crate::handshake::HandshakeState::Accepted
 }
 
 #[cfg(test)]

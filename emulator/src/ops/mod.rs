@@ -3,6 +3,7 @@
 //! service's module (and, for a new query-protocol action, one line in [`query_service`]).
 
 mod organizations;
+mod shape;
 mod sts_iam;
 
 use crate::call::{Output, Protocol};
@@ -31,7 +32,12 @@ pub(crate) fn execute(
     rid: &str,
 ) -> Result<Output, AwsError> {
     match protocol {
-        Protocol::Json => organizations::execute(state, &req.caller, operation, &req.input, now),
+        Protocol::Json => {
+            let input = shape::input(&state.options.response_shape, operation, &req.input);
+            let mut out = organizations::execute(state, &req.caller, operation, &input, now)?;
+            out.body = shape::body(state, operation, &out.body);
+            Ok(out)
+        }
         Protocol::Query { .. } => sts_iam::execute(state, req, operation, now, rid),
     }
 }

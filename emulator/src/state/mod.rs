@@ -61,6 +61,32 @@ pub struct ModelOptions {
     /// (AWS's historical behaviour: the account must leave first).
     #[serde(default = "yes")]
     pub move_members_on_accept: bool,
+    /// How Organizations answers are shaped: each switch reshapes them in a way the AWS
+    /// Organizations model allows (lists are lists, not promised in number or order; optional
+    /// members may be absent), so a client can be tested against answers unlike this
+    /// emulator's defaults (and AWS's examples).
+    #[serde(default)]
+    pub response_shape: ResponseShape,
+}
+
+/// Reshaping of Organizations answers within what the model allows (see [`ModelOptions`]).
+/// All off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResponseShape {
+    /// A handshake lists the organization's management account as an ACCOUNT party and an
+    /// ACCOUNT resource, before the invitee (as an independent emulator does).
+    pub management_party_first: bool,
+    /// A handshake's parties and top-level resources in reverse order.
+    pub reversed: bool,
+    /// The invitee is named only in the resources (no ACCOUNT party for it), as for an
+    /// invitation sent to an email address.
+    pub invitee_in_resources_only: bool,
+    /// Optional members omitted: a handshake keeps only Id, State, Parties and Resources; an
+    /// Account only its Id; an Organization only Id and MasterAccountId.
+    pub omit_optional: bool,
+    /// Every list answer carries the same NextToken, forever (a paginator must not loop).
+    pub looping_next_token: bool,
 }
 
 fn yes() -> bool {
@@ -71,6 +97,7 @@ impl Default for ModelOptions {
     fn default() -> Self {
         Self {
             move_members_on_accept: true,
+            response_shape: ResponseShape::default(),
         }
     }
 }
