@@ -161,7 +161,11 @@ async fn collect(h: &Harness) -> Cases {
     let mut cases = Cases::new();
 
     h.create_profile(json!({})).await;
-    create_profile_named(h, TIGHT, json!({"invitationsPerDay": 1})).await;
+    // The tight budget is its own organization's: a budget belongs to the organization (the
+    // smallest invitationsPerDay of the profiles naming it), so sharing PROFILE's would queue all.
+    let mut tight = h.add_second_payer("tight-keys").await;
+    merge(&mut tight, json!({"invitationsPerDay": 1}));
+    create_profile_named(h, TIGHT, tight).await;
     create_profile_named(h, WRONG_ORG, json!({"organizationId": "o-wrongorg0000"})).await;
     create_profile_named(
         h,
@@ -198,9 +202,10 @@ async fn collect(h: &Harness) -> Cases {
         },
     );
 
-    // Queued behind the daily budget: the open invitation above already uses TIGHT's one a day
-    // (both profiles count the organization's invitations of the last 24 hours, each from its own
-    // sweep: wait until TIGHT's has seen one).
+    // Queued behind the daily budget: a first invitation uses TIGHT's organization's one a day
+    // (wait until TIGHT's sweep has counted it).
+    create_invite_with(h, "tight-first", TIGHT, "500000000006", json!({}), &[]).await;
+    h.wait_phase("tight-first", InvitePhase::Invited).await;
     h.wait_profile(TIGHT, "an invitation counted", |p| {
         p.status.as_ref().is_some_and(|s| s.invitations_in_last24h >= 1)
     })

@@ -26,11 +26,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, BillingProfileSpec, InvitePhase};
-use aws_invite_operator::aws::ProfileClients;
+use aws_invite_operator::aws::{ProfileClients, StaticKeys};
 use kube::api::Patch;
 use orgs_emulator::{CallRecord, SeedAccount, SeedOrganization};
 use serde_json::json;
-use support::{Harness, MGMT, NAMESPACE, ORG, PROFILE, condition, patch_params, post_params};
+use support::{Harness, NAMESPACE, PROFILE, SECOND_PAYER_MGMT, condition, patch_params, post_params};
 
 const OTHER_ORG: &str = "o-otherorg0001";
 const OTHER_MGMT: &str = "666666666666";
@@ -228,20 +228,44 @@ async fn wait_all(h: &Harness, cells: &[(String, InvitePhase)]) {
     }
 }
 
-/// The profile of the queued cells: the same organization, a budget of one invitation per day,
-/// which the other cells' open invitations use up (the budget counts the organization's
-/// invitations, AWS's way).
+/// The profile of the queued cells: its own organization (a budget belongs to the organization,
+/// the smallest invitationsPerDay of its profiles), a budget of one invitation per day, which an
+/// invitation sent by hand from that organization uses up.
 const QUEUE_PROFILE: &str = "payer-queue";
+/// The Secret with the keys of [`QUEUE_PROFILE`]'s organization.
+const QUEUE_KEYS: &str = "queue-keys";
+/// The account the by-hand invitation that uses up [`QUEUE_PROFILE`]'s budget goes to.
+const BUDGET_USER: &str = "500000000029";
+
+/// The clients of [`QUEUE_PROFILE`]'s organization, acting by hand (a person at the console).
+async fn queue_org_by_hand(h: &Harness) -> ProfileClients {
+    let spec: BillingProfileSpec =
+        serde_json::from_value(json!({"managementAccountId": SECOND_PAYER_MGMT, "endpointUrl": h.emulator.url()}))
+            .expect("spec");
+    let keys = StaticKeys {
+        access_key_id: SECOND_PAYER_MGMT.into(),
+        secret_access_key: "emulator".into(),
+        session_token: None,
+    };
+    ProfileClients::connect(&spec, Some(keys)).await.expect("connect")
+}
 
 /// Brings each cell to its starting phase.
 async fn start_cells(h: &Harness, cells: &[(Phase, Event, Want)]) {
     let sent: Vec<_> = cells.iter().filter(|c| c.0 != Phase::Queued).collect();
     h.create_profile(json!({"invitationsPerDay": 100})).await;
+    let mut spec = h.add_second_payer(QUEUE_KEYS).await;
+    spec["endpointUrl"] = json!(h.emulator.url());
+    spec["allowedNamespaces"] = json!({"namespaces": [NAMESPACE]});
+    spec["invitationsPerDay"] = json!(1);
+    queue_org_by_hand(h)
+        .await
+        .invite_account(BUDGET_USER, None, &BTreeMap::new())
+        .await
+        .expect("the invitation that uses up the queue profile's budget");
     let queue: BillingProfile = serde_json::from_value(json!({
         "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingProfile",
-        "metadata": {"name": QUEUE_PROFILE},
-        "spec": {"managementAccountId": MGMT, "organizationId": ORG, "endpointUrl": h.emulator.url(),
-            "allowedNamespaces": {"namespaces": [NAMESPACE]}, "invitationsPerDay": 1},
+        "metadata": {"name": QUEUE_PROFILE}, "spec": spec,
     }))
     .expect("profile");
     h.profiles()
@@ -296,11 +320,8 @@ async fn outside(h: &Harness, phase: Phase, event: Event) {
     match event {
         Event::Accepted if phase == Phase::Queued => {
             // Someone sent an invitation from the console and the owner accepted it.
-            let spec: BillingProfileSpec =
-                serde_json::from_value(json!({"managementAccountId": MGMT, "endpointUrl": h.emulator.url()}))
-                    .expect("spec");
-            let clients = ProfileClients::connect(&spec, None).await.expect("connect");
-            clients
+            queue_org_by_hand(h)
+                .await
                 .invite_account(&account, None, &BTreeMap::new())
                 .await
                 .expect("invitation by hand");

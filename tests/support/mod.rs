@@ -38,6 +38,11 @@ pub fn test_tenancy() -> Tenancy {
     tenancy
 }
 pub const PROFILE: &str = "payer-main";
+/// A second payer organization (its own management account, so its own daily budget: the
+/// budget belongs to the organization, the smallest `invitationsPerDay` of its profiles).
+pub const SECOND_PAYER_ORG: &str = "o-secondpayer1";
+/// The management account of [`SECOND_PAYER_ORG`] (the emulator's access key IDs are account IDs).
+pub const SECOND_PAYER_MGMT: &str = "777777777777";
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 pub fn seed() -> Seed {
@@ -207,6 +212,34 @@ impl Harness {
             .create(&post_params(), &profile)
             .await
             .expect("profile created");
+    }
+
+    /// Adds [`SECOND_PAYER_ORG`] to the emulator and a credentials Secret `secret` in
+    /// [`OPERATOR_NAMESPACE`] holding its management account's keys; returns the profile spec
+    /// fields (`managementAccountId`, `organizationId`, `credentials`) that reach it.
+    pub async fn add_second_payer(&self, secret: &str) -> serde_json::Value {
+        self.aws
+            .add_organization(&SeedOrganization {
+                id: Some(SECOND_PAYER_ORG.into()),
+                management_account: SeedAccount::new(SECOND_PAYER_MGMT),
+                members: vec![],
+                account_quota: Some(100),
+                feature_set: None,
+            })
+            .await
+            .expect("second payer organization");
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.env.client(), OPERATOR_NAMESPACE);
+        let keys = serde_json::from_value(json!({
+            "metadata": {"name": secret},
+            "stringData": {"AWS_ACCESS_KEY_ID": SECOND_PAYER_MGMT, "AWS_SECRET_ACCESS_KEY": "emulator"},
+        }))
+        .expect("secret");
+        secrets.create(&post_params(), &keys).await.expect("secret created");
+        json!({
+            "managementAccountId": SECOND_PAYER_MGMT,
+            "organizationId": SECOND_PAYER_ORG,
+            "credentials": {"secretRef": {"namespace": OPERATOR_NAMESPACE, "name": secret}},
+        })
     }
 
     pub async fn create_invite(&self, name: &str, account: &str, extra: serde_json::Value) {
