@@ -96,6 +96,10 @@ reasons! {
             if it should continue.",
         /// The policy would resend but `spec.reinvite.maxAttempts` are used up.
         MaxAttemptsReached => "All invitations allowed by spec.reinvite.maxAttempts were sent; raise it to try again.",
+        /// The `awsinvite.io/reinvite` annotation's value breaks its grammar; nothing is sent.
+        ReinviteRequestInvalid => "The awsinvite.io/reinvite annotation holds a value outside its grammar (1 to 63 \
+            characters of letters, digits, '.', '_', ':' and '-', e.g. 2026-11-30T10:00:00Z). Nothing is sent until \
+            it is fixed or removed; set it to a valid new value to ask for another invitation.",
         /// The daily invitation budget (the profile's or AWS's) is used up: queued.
         QuotaExhausted => "The organization has sent as many invitations as AWS allows in 24 hours (max(20, account \
             quota); accepted invitations are not counted). The invitation waits until the oldest ones fall out of \

@@ -294,6 +294,12 @@ fn default_values_render_one_replica_with_secret_reads_in_the_release_namespace(
             "",
             format!("{name}-iam-access-confirmation"),
         ),
+        ("ValidatingAdmissionPolicy", "", format!("{name}-reinvite-annotation")),
+        (
+            "ValidatingAdmissionPolicyBinding",
+            "",
+            format!("{name}-reinvite-annotation"),
+        ),
         ("Service", NS, format!("{name}-metrics")),
         ("Deployment", NS, name.to_owned()),
     ]

@@ -12,6 +12,53 @@ use super::billing_profile::IamVerification;
 /// Annotation a person sets to a new value to ask for a fresh invitation ("I got no email").
 /// Honoured once per value, and never sooner than [`MIN_REINVITE_INTERVAL_SECS`] after the last one.
 pub const REINVITE_ANNOTATION: &str = "awsinvite.io/reinvite";
+/// The longest `awsinvite.io/reinvite` value the operator accepts (a label value's limit).
+pub const REINVITE_VALUE_MAX_LEN: usize = 63;
+/// The grammar of a `awsinvite.io/reinvite` value, as the regular expression the chart's
+/// ValidatingAdmissionPolicy uses (CEL `matches`, RE2): 1 to [`REINVITE_VALUE_MAX_LEN`] ASCII
+/// letters, digits, `.`, `_`, `:` and `-`, so that a date (`20261130T100000Z`) or an ISO timestamp
+/// (`2026-11-30T10:00:00Z`) fits. [`check_reinvite_value`] is the same rule in Rust;
+/// tests/reinvite_admission.rs gives both one table of values on a real API server.
+pub const REINVITE_VALUE_PATTERN: &str = "^[A-Za-z0-9._:-]{1,63}$";
+/// The rule of [`REINVITE_VALUE_PATTERN`] in words, for messages (admission's and the operator's).
+pub const REINVITE_VALUE_RULE: &str = "1 to 63 characters of letters, digits, '.', '_', ':' and '-' (e.g. a timestamp \
+     such as 2026-11-30T10:00:00Z)";
+
+/// Why a `awsinvite.io/reinvite` value breaks [`REINVITE_VALUE_PATTERN`] (never the value itself:
+/// it may be as long as an annotation may be).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReinviteValueError {
+    /// The value is empty.
+    #[error("annotation {REINVITE_ANNOTATION} is empty; it must be {REINVITE_VALUE_RULE}")]
+    Empty,
+    /// The value is longer than [`REINVITE_VALUE_MAX_LEN`] characters.
+    #[error(
+        "annotation {REINVITE_ANNOTATION} is longer than {REINVITE_VALUE_MAX_LEN} characters; it must be {REINVITE_VALUE_RULE}"
+    )]
+    TooLong,
+    /// The value holds a character outside the allowed set.
+    #[error("annotation {REINVITE_ANNOTATION} holds a character that is not allowed; it must be {REINVITE_VALUE_RULE}")]
+    BadCharacter,
+}
+
+/// Checks a `awsinvite.io/reinvite` value against [`REINVITE_VALUE_PATTERN`].
+pub fn check_reinvite_value(value: &str) -> Result<(), ReinviteValueError> {
+    if value.is_empty() {
+        return Err(ReinviteValueError::Empty);
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
+    {
+        return Err(ReinviteValueError::BadCharacter);
+    }
+    // Only ASCII is left: bytes are characters.
+    if value.len() > REINVITE_VALUE_MAX_LEN {
+        return Err(ReinviteValueError::TooLong);
+    }
+    Ok(())
+}
+
 /// Annotation a person sets to "true" to confirm IAM access when verification is Manual.
 pub const IAM_ACCESS_CONFIRMED_ANNOTATION: &str = "awsinvite.io/iam-access-confirmed";
 /// Annotation naming the user who confirmed IAM access (their Kubernetes user name). The chart's
@@ -292,7 +339,8 @@ pub struct AwsAccountInviteStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_invited_at: Option<Time>,
 
-    /// The last reinvite annotation value that was honoured.
+    /// The last reinvite annotation value that was honoured (only a value the annotation's
+    /// grammar admits is ever recorded: at most 63 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reinvite_request: Option<String>,
 
@@ -316,4 +364,40 @@ pub struct AwsAccountInviteStatus {
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reinvite_values_follow_one_grammar() {
+        let long = "a".repeat(REINVITE_VALUE_MAX_LEN);
+        let too_long = "a".repeat(REINVITE_VALUE_MAX_LEN + 1);
+        let table: &[(&str, Result<(), ReinviteValueError>)] = &[
+            ("1", Ok(())),
+            ("no-email-1", Ok(())),
+            ("20261130T100000Z", Ok(())),
+            ("2026-11-30T10:00:00Z", Ok(())),
+            ("2026-11-30T10:00:00.123Z", Ok(())),
+            ("v2_again", Ok(())),
+            (&long, Ok(())),
+            ("", Err(ReinviteValueError::Empty)),
+            (&too_long, Err(ReinviteValueError::TooLong)),
+            ("two words", Err(ReinviteValueError::BadCharacter)),
+            ("2026-11-30T10:00:00+01:00", Err(ReinviteValueError::BadCharacter)),
+            ("line\nbreak", Err(ReinviteValueError::BadCharacter)),
+            ("caf\u{e9}", Err(ReinviteValueError::BadCharacter)),
+            ("\"quoted\"", Err(ReinviteValueError::BadCharacter)),
+        ];
+        for (value, want) in table {
+            assert_eq!(check_reinvite_value(value), *want, "{value:?}");
+        }
+        // A message names the annotation and the rule, never the value.
+        let message = ReinviteValueError::TooLong.to_string();
+        assert!(
+            message.contains(REINVITE_ANNOTATION) && message.contains("63 characters"),
+            "{message}"
+        );
+    }
 }

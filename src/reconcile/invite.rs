@@ -12,7 +12,7 @@ use super::standing::{self, Joined, Standing};
 use crate::api::{
     AwsAccountInviteSpec, AwsAccountInviteStatus, HISTORY_LIMIT, HandshakeRecord, HandshakeStatus,
     IAM_ACCESS_CONFIRMED_ANNOTATION, IamAccess, IamVerification, InvitePhase, MIN_REINVITE_INTERVAL_SECS,
-    ManualConfirmation, REINVITE_ANNOTATION, parse_duration,
+    ManualConfirmation, REINVITE_ANNOTATION, check_reinvite_value, parse_duration,
 };
 use crate::handshake::{Handshake, HandshakeState};
 use crate::reason::EventReason;
@@ -207,6 +207,12 @@ pub fn decide(obs: &Observation<'_>) -> Decision {
             }
         }
         return decide_iam(obs, plan, None);
+    }
+    if let Some(error) = invalid_reinvite_request(obs) {
+        // Neither copied into status nor quoted in a message: it may be as long as an annotation.
+        let message = format!("{error}. Nothing is sent until it is fixed or removed");
+        stall(obs, &mut plan, Reason::ReinviteRequestInvalid, message);
+        return plan.act();
     }
     match obs.status.handshake.clone() {
         Some(recorded) => follow_handshake(obs, plan, &recorded, organization_id),
@@ -1012,9 +1018,20 @@ fn is_joined(status: &AwsAccountInviteStatus) -> bool {
     status.joined_at.is_some() && cond::is_true(&status.conditions, cond::ACCOUNT_JOINED)
 }
 
+/// A new value of the reinvite annotation (not the one last honoured), valid by its grammar.
 fn new_reinvite_request<'a>(obs: &Observation<'a>) -> Option<&'a str> {
-    obs.reinvite_request
-        .filter(|value| !value.is_empty() && obs.status.last_reinvite_request.as_deref() != Some(*value))
+    obs.reinvite_request.filter(|value| {
+        check_reinvite_value(value).is_ok() && obs.status.last_reinvite_request.as_deref() != Some(*value)
+    })
+}
+
+/// Why a new value of the reinvite annotation is refused (the value breaks its grammar).
+fn invalid_reinvite_request(obs: &Observation<'_>) -> Option<crate::api::ReinviteValueError> {
+    let value = obs.reinvite_request?;
+    if obs.status.last_reinvite_request.as_deref() == Some(value) {
+        return None;
+    }
+    check_reinvite_value(value).err()
 }
 
 fn resend_after(spec: &AwsAccountInviteSpec) -> Option<Duration> {

@@ -285,6 +285,54 @@ fn reinvite_annotation_honours_the_five_minute_floor_once_per_value() {
 }
 
 #[test]
+fn an_invalid_reinvite_value_stalls_without_sending_or_copying_it_and_a_valid_one_works() {
+    let spec = spec();
+    let h = handshake("h-open00000001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let huge = "x".repeat(256 * 1024 - 100);
+    for bad in [
+        huge.as_str(),
+        "",
+        "two words",
+        "2026-11-30T10:00:00+01:00",
+        &"a".repeat(64),
+    ] {
+        let mut obs = observe(&spec, &status, "2026-11-01T01:00:00Z");
+        obs.recorded_handshake = Some(h.clone());
+        obs.reinvite_request = Some(bad);
+        let plan = act(decide(&obs));
+        assert_eq!(plan.action, Action::None, "{bad:.20?}: nothing is sent");
+        assert_eq!(condition(&plan, cond::STALLED), ("True", "ReinviteRequestInvalid"));
+        assert_eq!(plan.status.last_reinvite_request, None, "{bad:.20?} is not recorded");
+        let messages = plan.status.conditions.iter().map(|c| c.message.as_str());
+        let events = plan.events.iter().map(|e| e.message.as_str());
+        for text in messages.chain(events) {
+            assert!(text.len() < 2048, "a bounded message: {} bytes", text.len());
+            if bad.len() > 4 {
+                assert!(!text.contains(bad), "{bad:.20?} is not quoted: {text}");
+            }
+        }
+        let stalled = cond::find(&plan.status.conditions, cond::STALLED).expect("Stalled");
+        assert!(stalled.message.contains(REINVITE_ANNOTATION), "{}", stalled.message);
+        assert!(stalled.message.contains("63 characters"), "{}", stalled.message);
+        assert_eq!(plan.events.len(), 1, "one Warning the first time");
+
+        // A later valid value is honoured (the ISO timestamp form included).
+        let stalled_status = plan.status;
+        let mut obs = observe(&spec, &stalled_status, "2026-11-01T01:00:00Z");
+        obs.recorded_handshake = Some(h.clone());
+        obs.reinvite_request = Some("2026-11-01T01:00:00Z");
+        assert_eq!(
+            act(decide(&obs)).action,
+            Action::CancelAndResend {
+                handshake_id: h.id.clone(),
+                reinvite_request: Some("2026-11-01T01:00:00Z".into())
+            }
+        );
+    }
+}
+
+#[test]
 fn declined_stalls_by_default_and_resends_when_policy_says() {
     let mut spec = spec();
     let h = handshake("h-declined0001", HandshakeState::Open, T0);
