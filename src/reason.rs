@@ -159,6 +159,10 @@ reasons! {
         TagNotAllowed => "The invite's spec.tags use a key the BillingProfile's spec.tagPolicy does not allow \
             (allowedKeyPrefixes), or set the key the operator sets itself (namespaceTagKey). Nothing was sent; \
             change the invite's tags or ask the profile's administrator.",
+        /// Another invite owns this account for the profile's organization.
+        AccountClaimed => "Another AwsAccountInvite already owns this account for the BillingProfile's organization \
+            (the first invite to name an account owns it); only that invite may invite, adopt, cancel, resend or \
+            check it. Nothing was sent or read; delete this invite, or ask whoever owns the account's invite.",
         /// The external ID's Secret or key is missing.
         ExternalIdSecretNotFound => "The Secret named by spec.iamAccess.externalIdSecretRef, or its key, does not \
             exist; create it or fix the reference.",

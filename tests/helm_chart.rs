@@ -277,6 +277,8 @@ fn default_values_render_one_replica_with_secret_reads_in_the_release_namespace(
         ("ClusterRoleBinding", "", name.to_owned()),
         ("Role", NS, format!("{name}-leader-election")),
         ("RoleBinding", NS, format!("{name}-leader-election")),
+        ("Role", NS, format!("{name}-account-claims")),
+        ("RoleBinding", NS, format!("{name}-account-claims")),
         ("Role", NS, format!("{name}-credentials")),
         ("RoleBinding", NS, format!("{name}-credentials")),
         ("ClusterRole", "", format!("{name}-asset-manager")),
@@ -356,6 +358,17 @@ fn default_values_render_one_replica_with_secret_reads_in_the_release_namespace(
     let credentials = find(&objs, "Role", &format!("{name}-credentials"));
     assert_eq!(credentials["metadata"]["namespace"], NS);
     assert_eq!(rules(credentials), expect_rules(&[("/secrets", &[], &["get"])]));
+    // Issue 12 item 3: account claims are Leases in the release namespace only.
+    let claims = find(&objs, "Role", &format!("{name}-account-claims"));
+    assert_eq!(claims["metadata"]["namespace"], NS);
+    assert_eq!(
+        rules(claims),
+        expect_rules(&[(
+            "coordination.k8s.io/leases",
+            &[],
+            &["create", "delete", "get", "update"]
+        )])
+    );
 }
 
 #[test]

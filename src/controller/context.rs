@@ -13,6 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::claims::Claims;
 use super::connections::Connections;
 use super::parts::{Backoff, IamChecks, MembershipCache, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};
@@ -34,6 +35,8 @@ pub struct Context {
     pub(super) backoff: Backoff,
     pub(super) membership: MembershipCache,
     pub(super) iam_checks: IamChecks,
+    /// Who owns which (organization, account) pair ([`super::claims`]).
+    pub(super) claims: Claims,
     connections: Connections,
     pollers: Pollers,
     recorder: Recorder,
@@ -53,8 +56,10 @@ impl Context {
             instance: config.instance.clone(),
         };
         let iam_ttl = config.poll_interval;
+        let claims = Claims::new(client.clone(), &config.tenancy.operator_namespace);
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            claims,
             client,
             config,
             invites,
@@ -161,6 +166,16 @@ impl Context {
                         .is_some_and(|h| changes.handshakes.contains(&h.id)))
         });
         for invite in woken {
+            let _ = self.wake.send(invite);
+        }
+    }
+
+    /// Wakes the invites other than `released_by` that name its account: the claim it
+    /// released may be theirs now.
+    pub(super) fn wake_claimants(&self, released_by: &AwsAccountInvite) {
+        let me = ObjectRef::from_obj(released_by);
+        let woken = super::invites_where(&self.invites, |i| i.spec.account_id == released_by.spec.account_id);
+        for invite in woken.into_iter().filter(|i| *i != me) {
             let _ = self.wake.send(invite);
         }
     }

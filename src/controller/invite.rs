@@ -118,7 +118,14 @@ async fn observe<'a>(
     status: &'a AwsAccountInviteStatus,
     ctx: &Context,
 ) -> Result<(Observation<'a>, Option<Connected>), Error> {
-    let (profile, connected) = profile_view(invite, ctx).await?;
+    let (mut profile, mut connected) = profile_view(invite, ctx).await?;
+    if let (ProfileView::Ready { organization_id, .. }, Some(_)) = (&profile, &connected)
+        && !ctx.claims.claim(organization_id, invite, &ctx.invites).await?
+    {
+        // Another invite owns the account here: nothing about it is read or done.
+        profile = ProfileView::AccountClaimed;
+        connected = None;
+    }
     let seen = match &connected {
         Some(connected) => handshakes(invite, status, connected, ctx).await?,
         None => Seen::default(),
@@ -617,8 +624,39 @@ fn confirmed_by(invite: &AwsAccountInvite) -> Option<String> {
         .and_then(|f| f.manager.clone())
 }
 
-/// Deletion: cancel an open invitation (CancelPending); then the finalizer goes.
+/// Cleanup on deletion: the owner of the account's claim applies `spec.deletionPolicy` (cancels
+/// a pending invitation unless Orphan) and releases the claim, waking the invites waiting on
+/// it; an invite that does not own the account touches nothing in AWS (docs/security.md,
+/// "Account claims").
 async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> {
+    let organization_id = claim_organization(invite, ctx);
+    let owner = match &organization_id {
+        Some(organization_id) => ctx.claims.holds(organization_id, invite).await?,
+        // No organization known: no claim can have been made for it.
+        None => true,
+    };
+    if owner {
+        cancel_pending(invite, ctx).await?;
+    }
+    if let Some(organization_id) = &organization_id
+        && ctx.claims.release(organization_id, invite).await?
+    {
+        ctx.wake_claimants(invite);
+    }
+    Ok(())
+}
+
+/// The organization the invite's claim is for: its profile's, as the profile's status records
+/// it, else the one the invite joined.
+fn claim_organization(invite: &AwsAccountInvite, ctx: &Context) -> Option<String> {
+    ctx.profiles
+        .get(&ObjectRef::new(&invite.spec.billing_profile))
+        .and_then(|p| p.status.as_ref()?.organization_id.clone())
+        .or_else(|| invite.status.as_ref()?.organization_id.clone())
+}
+
+/// `spec.deletionPolicy` CancelPending: cancels the recorded invitation if it is still pending.
+async fn cancel_pending(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> {
     let Some(handshake) = invite.status.as_ref().and_then(|s| s.handshake.clone()) else {
         return Ok(());
     };

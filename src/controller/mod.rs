@@ -3,6 +3,7 @@
 //! [`crate::reconcile`] decides. Observe, decide, act, record.
 
 mod cache;
+mod claims;
 mod clock;
 mod connections;
 mod context;

@@ -23,6 +23,9 @@ const HANDSHAKE_LIFETIME: SignedDuration = SignedDuration::from_hours(15 * 24);
 const SLOW_REQUEUE: Duration = Duration::from_secs(300);
 /// Requeue while waiting for the billing profile.
 const PROFILE_REQUEUE: Duration = Duration::from_secs(30);
+/// How often an invite stalled on another invite's account claim looks again (the owner's
+/// release wakes it at once; this covers an owner gone without releasing).
+const CLAIM_REQUEUE: Duration = Duration::from_secs(300);
 
 /// The billing profile as seen from one invite.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,9 @@ pub enum ProfileView {
     TagsNotAllowed { message: String },
     /// The profile exists but cannot reach its organization.
     NotReady { reason: String, message: String },
+    /// The profile is Ready, but another invite owns this account in its organization
+    /// (docs/security.md, "Account claims"): nothing about the account is read or done.
+    AccountClaimed,
     /// Ready: the organization, and room left in the daily invitation budget.
     Ready {
         organization_id: String,
@@ -233,6 +239,18 @@ fn profile_gate(obs: &Observation<'_>, plan: &mut Plan, profile: &ProfileView) {
         }
         ProfileView::TagsNotAllowed { message } => {
             return stall(obs, plan, Reason::TagNotAllowed, message.clone());
+        }
+        ProfileView::AccountClaimed => {
+            let message = format!(
+                "Another AwsAccountInvite already owns account {} for BillingProfile {name:?}'s organization; this \
+                 invite sends, adopts, cancels and reads nothing about it",
+                obs.spec.account_id
+            );
+            stall(obs, plan, Reason::AccountClaimed, message);
+            // The owner's release wakes this invite; a holder gone without releasing (its
+            // finalizer removed by force) is noticed at this pace.
+            plan.requeue_after = Some(CLAIM_REQUEUE);
+            return;
         }
         // The profile's own detail (credentials, organization) is for its administrators:
         // tenants get the reason only (docs/security.md).

@@ -122,6 +122,23 @@ fn namespace_not_allowed_stalls_without_aws() {
 }
 
 #[test]
+fn an_account_claimed_by_another_invite_stalls_without_aws_and_looks_again_later() {
+    let (spec, status) = (spec(), AwsAccountInviteStatus::default());
+    let mut obs = observe(&spec, &status, T0);
+    obs.profile = ProfileView::AccountClaimed;
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(
+        condition(&plan, cond::STALLED),
+        ("True", Reason::AccountClaimed.as_str())
+    );
+    assert_eq!(plan.status.phase, Some(InvitePhase::Failed));
+    assert!(plan.status.handshake.is_none() && plan.status.joined_at.is_none());
+    // The owner's release wakes it; an owner gone without releasing is noticed by a requeue.
+    assert!(plan.requeue_after.is_some());
+}
+
+#[test]
 fn profile_not_ready_is_reconciling_with_the_profile_reason_in_the_message() {
     let (spec, status) = (spec(), AwsAccountInviteStatus::default());
     let mut obs = observe(&spec, &status, T0);

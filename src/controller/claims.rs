@@ -1,0 +1,351 @@
+//! Account claims: one (organization, account) pair belongs to one AwsAccountInvite
+//! (docs/security.md, "Account claims"; issue 12, item 3).
+//!
+//! Tenants sharing a BillingProfile could otherwise act on each other's accounts: an invite in
+//! another namespace naming the same account would adopt the open invitation, cancel it by
+//! being deleted, resend it, learn the account's membership and probe roles in it through the
+//! payer's member-access role. The first invite to claim the pair owns it; the claim is a
+//! `coordination.k8s.io/v1` Lease in the operator's namespace, so it survives a lost status, a
+//! restart and a leader change; only the operator (and cluster administrators) read or write
+//! there. An invite that does not own the pair stalls with `AccountClaimed` and makes no AWS
+//! call about the account; its deletion cancels nothing.
+//!
+//! The claim is released when its owner is deleted (the finalizer), and taken over when the
+//! owner is gone without releasing it (its finalizer removed by force, or the object replaced
+//! by a new one of the same name: a new UID is a new claimant).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, ResourceExt};
+
+use super::MANAGER;
+use crate::api::AwsAccountInvite;
+
+/// Label on every claim Lease (with the value `account`), to list them.
+pub const CLAIM_LABEL: &str = "awsinvite.io/claim";
+/// Annotation of a claim Lease: the UID of the invite that holds it.
+pub const CLAIMANT_UID_ANNOTATION: &str = "awsinvite.io/claimant-uid";
+
+/// An invite as a claimant: where it is and which object it is (the UID tells a recreated
+/// object of the same name from the one that claimed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Claimant {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl Claimant {
+    /// The invite as a claimant; `None` for an object the API server has not stored yet.
+    pub fn of(invite: &AwsAccountInvite) -> Option<Self> {
+        Some(Self {
+            namespace: invite.namespace()?,
+            name: invite.name_any(),
+            uid: invite.uid()?,
+        })
+    }
+
+    /// The Lease's `spec.holderIdentity`: `<namespace>/<name>`.
+    fn holder_identity(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The claimant a claim Lease records, if it is one.
+    fn recorded_in(lease: &Lease) -> Option<Self> {
+        let holder = lease.spec.as_ref()?.holder_identity.as_deref()?;
+        let (namespace, name) = holder.split_once('/')?;
+        let uid = lease.annotations().get(CLAIMANT_UID_ANNOTATION)?;
+        Some(Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            uid: uid.clone(),
+        })
+    }
+}
+
+/// What to do with a claim, given what its Lease records and what now lives where the
+/// recorded holder was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClaimStep {
+    /// No claim yet: create it.
+    Create,
+    /// This invite holds it.
+    Owned,
+    /// Another invite holds it and still exists: stall.
+    Taken,
+    /// The recorded holder is gone (or was replaced by a new object of its name): take over.
+    TakeOver,
+}
+
+/// The claim rule, pure: `recorded` is the Lease's claimant (None: no Lease, or one that
+/// records no claimant), `live_uid` the UID of the invite now at the recorded holder's
+/// namespace/name (None: no such invite).
+pub(super) fn claim_step(recorded: Option<&Claimant>, me: &Claimant, live_uid: Option<&str>) -> ClaimStep {
+    match recorded {
+        None => ClaimStep::Create,
+        Some(holder) if holder.uid == me.uid => ClaimStep::Owned,
+        Some(holder) if live_uid == Some(holder.uid.as_str()) => ClaimStep::Taken,
+        Some(_) => ClaimStep::TakeOver,
+    }
+}
+
+/// The claim Lease's name for an (organization, account) pair: `claim-<organization>-<account>`
+/// (an organization ID is `o-` and 10–32 lowercase letters or digits, an account 12 digits:
+/// always a valid object name).
+pub(super) fn lease_name(organization_id: &str, account_id: &str) -> String {
+    format!("claim-{organization_id}-{account_id}")
+}
+
+/// The claims, as Leases in the operator's namespace, plus the pairs this process has seen
+/// its invites own (an owner's claim only changes by its own release: no read needed again).
+pub(super) struct Claims {
+    leases: Api<Lease>,
+    client: Client,
+    /// Lease name → the UID of the invite seen owning it.
+    owned: Mutex<HashMap<String, String>>,
+}
+
+impl Claims {
+    pub fn new(client: Client, namespace: &str) -> Self {
+        Self {
+            leases: Api::namespaced(client.clone(), namespace),
+            client,
+            owned: Mutex::default(),
+        }
+    }
+
+    fn known_owner(&self, lease: &str, uid: &str) -> bool {
+        self.owned
+            .lock()
+            .is_ok_and(|owned| owned.get(lease).is_some_and(|u| u == uid))
+    }
+
+    fn remember(&self, lease: &str, uid: Option<&str>) {
+        if let Ok(mut owned) = self.owned.lock() {
+            match uid {
+                Some(uid) => owned.insert(lease.to_owned(), uid.to_owned()),
+                None => owned.remove(lease),
+            };
+        }
+    }
+
+    /// Claims the invite's account in `organization_id` for it: whether the invite owns the
+    /// pair now (first claim wins; a vanished holder's claim is taken over). An invite the API
+    /// server has not stored yet (no UID) owns nothing.
+    pub async fn claim(
+        &self,
+        organization_id: &str,
+        invite: &AwsAccountInvite,
+        invites: &Store<AwsAccountInvite>,
+    ) -> Result<bool, kube::Error> {
+        let Some(me) = Claimant::of(invite) else {
+            return Ok(false);
+        };
+        let name = lease_name(organization_id, &invite.spec.account_id);
+        if self.known_owner(&name, &me.uid) {
+            return Ok(true);
+        }
+        let current = self.leases.get_opt(&name).await?;
+        let recorded = current.as_ref().and_then(Claimant::recorded_in);
+        let live_uid = match &recorded {
+            Some(holder) if holder.uid != me.uid => self.live_uid(holder, invites).await?,
+            _ => None,
+        };
+        let step = claim_step(recorded.as_ref(), &me, live_uid.as_deref());
+        let owned = match (step, current) {
+            (ClaimStep::Owned, _) => true,
+            (ClaimStep::Taken, _) => false,
+            (ClaimStep::Create | ClaimStep::TakeOver, None) => {
+                let lease = claim_lease(&name, organization_id, &invite.spec.account_id, &me, None);
+                match self.leases.create(&post_params(), &lease).await {
+                    Ok(_) => true,
+                    // Another invite claimed it at the same moment: it was first.
+                    Err(kube::Error::Api(e)) if e.code == 409 => false,
+                    Err(e) => return Err(e),
+                }
+            }
+            (ClaimStep::Create | ClaimStep::TakeOver, Some(existing)) => {
+                // Replace under the read's resourceVersion: of two takers, one wins.
+                let version = existing.resource_version();
+                let lease = claim_lease(&name, organization_id, &invite.spec.account_id, &me, version);
+                match self.leases.replace(&name, &post_params(), &lease).await {
+                    Ok(_) => {
+                        tracing::info!(lease = %name, holder = %me.holder_identity(), "account claim taken over");
+                        true
+                    }
+                    Err(kube::Error::Api(e)) if e.code == 409 => false,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if owned {
+            self.remember(&name, Some(&me.uid));
+        }
+        Ok(owned)
+    }
+
+    /// Whether the invite may act on its account in `organization_id` as its owner: it holds
+    /// the claim, or nobody does (an invite from before claims existed).
+    pub async fn holds(&self, organization_id: &str, invite: &AwsAccountInvite) -> Result<bool, kube::Error> {
+        let Some(me) = Claimant::of(invite) else {
+            return Ok(false);
+        };
+        let name = lease_name(organization_id, &invite.spec.account_id);
+        if self.known_owner(&name, &me.uid) {
+            return Ok(true);
+        }
+        let lease = self.leases.get_opt(&name).await?;
+        Ok(lease
+            .as_ref()
+            .and_then(Claimant::recorded_in)
+            .is_none_or(|holder| holder.uid == me.uid))
+    }
+
+    /// Releases the invite's claim, if it holds it: whether it did (then other invites naming
+    /// the account may claim it).
+    pub async fn release(&self, organization_id: &str, invite: &AwsAccountInvite) -> Result<bool, kube::Error> {
+        let Some(me) = Claimant::of(invite) else {
+            return Ok(false);
+        };
+        let name = lease_name(organization_id, &invite.spec.account_id);
+        self.remember(&name, None);
+        let Some(lease) = self.leases.get_opt(&name).await? else {
+            return Ok(false);
+        };
+        if Claimant::recorded_in(&lease).is_none_or(|holder| holder.uid != me.uid) {
+            return Ok(false);
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: lease.resource_version(),
+                uid: lease.uid(),
+            }),
+            ..DeleteParams::default()
+        };
+        match self.leases.delete(&name, &params).await {
+            Ok(_) => Ok(true),
+            // Gone already, or changed hands since the read: not ours to delete.
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The UID of the invite now at `holder`'s namespace/name: the store's if it shows the
+    /// holder, else the API server's (the store may lag behind a new object).
+    async fn live_uid(
+        &self,
+        holder: &Claimant,
+        invites: &Store<AwsAccountInvite>,
+    ) -> Result<Option<String>, kube::Error> {
+        let cached = invites
+            .get(&ObjectRef::new(&holder.name).within(&holder.namespace))
+            .and_then(|i| i.uid());
+        if cached.as_deref() == Some(holder.uid.as_str()) {
+            return Ok(cached);
+        }
+        let api: Api<AwsAccountInvite> = Api::namespaced(self.client.clone(), &holder.namespace);
+        Ok(api.get_opt(&holder.name).await?.and_then(|i| i.uid()))
+    }
+}
+
+fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some(MANAGER.to_owned()),
+        ..PostParams::default()
+    }
+}
+
+/// The claim Lease recording `me` as the holder of (organization, account).
+fn claim_lease(
+    name: &str,
+    organization_id: &str,
+    account_id: &str,
+    me: &Claimant,
+    resource_version: Option<String>,
+) -> Lease {
+    let labels = BTreeMap::from([
+        ("app.kubernetes.io/managed-by".to_owned(), MANAGER.to_owned()),
+        (CLAIM_LABEL.to_owned(), "account".to_owned()),
+    ]);
+    let annotations = BTreeMap::from([
+        (CLAIMANT_UID_ANNOTATION.to_owned(), me.uid.clone()),
+        ("awsinvite.io/organization-id".to_owned(), organization_id.to_owned()),
+        ("awsinvite.io/account-id".to_owned(), account_id.to_owned()),
+    ]);
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            resource_version,
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(me.holder_identity()),
+            acquire_time: Some(MicroTime(jiff::Timestamp::now())),
+            ..LeaseSpec::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claimant(namespace: &str, name: &str, uid: &str) -> Claimant {
+        Claimant {
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: uid.into(),
+        }
+    }
+
+    #[test]
+    fn the_first_claim_owns_the_pair() {
+        let a = claimant("team-a", "acme", "uid-a");
+        let b = claimant("team-b", "acme", "uid-b");
+        let a_recreated = claimant("team-a", "acme", "uid-a2");
+        // (recorded holder, me, UID now at the holder's name, step)
+        let table = [
+            (None, &a, None, ClaimStep::Create),
+            (Some(&a), &a, Some("uid-a"), ClaimStep::Owned),
+            // The holder's own claim needs no look-up of itself.
+            (Some(&a), &a, None, ClaimStep::Owned),
+            (Some(&a), &b, Some("uid-a"), ClaimStep::Taken),
+            // The holder was deleted without releasing (finalizer removed by force).
+            (Some(&a), &b, None, ClaimStep::TakeOver),
+            // The holder's name now belongs to a new object: the old claimant is gone.
+            (Some(&a), &b, Some("uid-a2"), ClaimStep::TakeOver),
+            (Some(&a), &a_recreated, Some("uid-a2"), ClaimStep::TakeOver),
+        ];
+        for (recorded, me, live, want) in table {
+            assert_eq!(claim_step(recorded, me, live), want, "{recorded:?} {me:?} {live:?}");
+        }
+    }
+
+    #[test]
+    fn a_lease_records_its_claimant() {
+        let me = claimant("team-a", "acme", "uid-a");
+        let lease = claim_lease(
+            "claim-o-exampleorg1-222222222222",
+            "o-exampleorg1",
+            "222222222222",
+            &me,
+            None,
+        );
+        assert_eq!(Claimant::recorded_in(&lease), Some(me));
+        assert_eq!(
+            lease_name("o-exampleorg1", "222222222222"),
+            "claim-o-exampleorg1-222222222222"
+        );
+        // A Lease without the annotation (e.g. someone else's) records no claimant.
+        let mut foreign = lease;
+        foreign.metadata.annotations = None;
+        assert_eq!(Claimant::recorded_in(&foreign), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! Issue 12, item 3: tenants sharing a BillingProfile cannot act on each other's accounts. One
+//! (organization, account) pair belongs to the first invite that claims it (docs/security.md,
+//! "Account claims"); an invite of another namespace naming it stalls with `AccountClaimed`,
+//! learns nothing about the account and makes no AWS call about it: no adoption, no cancel on
+//! deletion, no resend, no membership or IAM read. Each attack runs on a real kube-apiserver and
+//! the orgs-emulator over the real AWS wire protocols.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use aws_invite_operator::api::{AwsAccountInvite, InvitePhase};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, DeleteParams, Patch};
+use kube::runtime::wait::{await_condition, conditions};
+use serde_json::json;
+use support::*;
+
+/// The second tenant's namespace.
+const TEAM_B: &str = "team-b";
+/// The claim Lease of (ORG, STANDALONE) in the operator's namespace.
+const CLAIM: &str = "claim-o-exampleorg1-222222222222";
+
+fn team_b(h: &Harness) -> Api<AwsAccountInvite> {
+    Api::namespaced(h.env.client(), TEAM_B)
+}
+
+/// A profile both tenants may use, and the second tenant's namespace.
+async fn shared_profile(h: &Harness) {
+    h.env
+        .create_namespace(TEAM_B, [("team", "b")])
+        .await
+        .expect("namespace");
+    h.create_profile(json!({"allowedNamespaces": {"namespaces": [NAMESPACE, TEAM_B]}}))
+        .await;
+}
+
+/// Tenant B's invite for `account`, with IAM access to check (a probe of the member account
+/// through the payer's member-access role) and, if `resend`, a reinvite request.
+async fn create_b(h: &Harness, name: &str, account: &str, resend: bool) {
+    let annotations = if resend {
+        json!({"awsinvite.io/reinvite": "no-email"})
+    } else {
+        json!({})
+    };
+    let invite: AwsAccountInvite = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "AwsAccountInvite",
+        "metadata": {"name": name, "namespace": TEAM_B, "annotations": annotations},
+        "spec": {"billingProfile": PROFILE, "accountId": account,
+            "iamAccess": {"roleName": "CloudHealth", "trustedPrincipal": "arn:aws:iam::454464851268:root",
+                "externalId": "ext-123"}},
+    }))
+    .expect("invite");
+    team_b(h).create(&post_params(), &invite).await.expect("invite created");
+}
+
+async fn wait_b(h: &Harness, name: &str, what: &str, check: impl Fn(&AwsAccountInvite) -> bool) -> AwsAccountInvite {
+    let cond = move |obj: Option<&AwsAccountInvite>| obj.is_some_and(&check);
+    match tokio::time::timeout(DEADLINE, await_condition(team_b(h), name, cond)).await {
+        Ok(Ok(Some(invite))) => invite,
+        other => {
+            let current = team_b(h).get(name).await.ok();
+            panic!(
+                "invite {TEAM_B}/{name} never reached {what}: {other:?}\nstatus: {:#?}",
+                current.and_then(|i| i.status)
+            )
+        }
+    }
+}
+
+fn stalled_on_claim(invite: &AwsAccountInvite) -> bool {
+    condition(invite, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "AccountClaimed")
+}
+
+/// What tenant B's stalled invite may show: its own reason and nothing about the account or
+/// the owner.
+fn assert_learns_nothing(invite: &AwsAccountInvite, owner_handshake: &str) {
+    let status = invite.status.clone().expect("status");
+    assert!(status.handshake.is_none(), "{status:?}");
+    assert!(status.history.is_empty(), "{status:?}");
+    assert!(status.joined_at.is_none(), "{status:?}");
+    assert!(status.organization_id.is_none(), "{status:?}");
+    assert_eq!(status.attempts, 0, "{status:?}");
+    assert_eq!(status.phase, Some(InvitePhase::Failed), "{status:?}");
+    for c in &status.conditions {
+        for secret in [NAMESPACE, "acme", owner_handshake, "Invited", "member"] {
+            assert!(
+                !c.message.contains(secret),
+                "condition {} tells {secret:?}: {}",
+                c.type_,
+                c.message
+            );
+        }
+    }
+}
+
+async fn calls(h: &Harness, operation: &str) -> usize {
+    h.aws.calls_for(operation).await.expect("call log").len()
+}
+
+async fn claim_holder(h: &Harness) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(h.env.client(), OPERATOR_NAMESPACE);
+    leases
+        .get_opt(CLAIM)
+        .await
+        .expect("lease")
+        .and_then(|l| l.spec?.holder_identity)
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_adopt_cancel_resend_or_probe_another_tenants_account() {
+    let mut h = Harness::start().await;
+    shared_profile(&h).await;
+
+    // Tenant A invites the account first: it owns (organization, account).
+    h.create_invite("acme", STANDALONE, json!({})).await;
+    let a = h.wait_phase("acme", InvitePhase::Invited).await;
+    let handshake = a.status.unwrap().handshake.unwrap().id;
+    assert_eq!(claim_holder(&h).await.as_deref(), Some("billing/acme"));
+
+    // Tenant B names it (with a resend request and an IAM check): stalled, nothing learnt.
+    create_b(&h, "acme-b", STANDALONE, true).await;
+    let b = wait_b(&h, "acme-b", "Stalled AccountClaimed", stalled_on_claim).await;
+    assert_learns_nothing(&b, &handshake);
+    assert_eq!(h.invitations_sent(STANDALONE).await, 1, "B resent A's invitation");
+
+    // Deleting B (deletionPolicy CancelPending by default) cancels nothing of A's.
+    team_b(&h)
+        .delete("acme-b", &DeleteParams::default())
+        .await
+        .expect("delete");
+    tokio::time::timeout(
+        DEADLINE,
+        await_condition(team_b(&h), "acme-b", conditions::is_deleted("")),
+    )
+    .await
+    .expect("B deleted in time")
+    .expect("watch");
+    assert_eq!(
+        calls(&h, "CancelHandshake").await,
+        0,
+        "B's deletion canceled A's invitation"
+    );
+    assert_eq!(h.aws.handshake(&handshake).await.expect("handshake").state, "OPEN");
+
+    // B again; then A's status is lost and the operator restarts: the claim is durable, A
+    // adopts its own invitation again, B stays stalled and nothing is sent twice.
+    create_b(&h, "acme-b2", STANDALONE, true).await;
+    wait_b(&h, "acme-b2", "Stalled AccountClaimed", stalled_on_claim).await;
+    h.stop_operator().await;
+    h.invites()
+        .patch_status("acme", &patch_params(), &Patch::Merge(json!({"status": null})))
+        .await
+        .expect("status lost");
+    h.start_operator();
+    let a = h
+        .wait_invite("acme", "Invited with its own invitation again", |i| {
+            i.status
+                .as_ref()
+                .and_then(|s| s.handshake.as_ref())
+                .is_some_and(|hs| hs.id == handshake)
+        })
+        .await;
+    assert_eq!(a.status.unwrap().phase, Some(InvitePhase::Invited));
+    assert_eq!(h.invitations_sent(STANDALONE).await, 1);
+
+    // The owner accepts: A is Ready; B still learns nothing and never probed the account.
+    h.aws.accept_invite_for(STANDALONE).await.expect("accept");
+    h.wait_phase("acme", InvitePhase::Ready).await;
+    // B is woken by the sweep that saw the account join (its account changed): still stalled.
+    let b = wait_b(&h, "acme-b2", "still Stalled AccountClaimed", stalled_on_claim).await;
+    assert_learns_nothing(&b, &handshake);
+    assert_eq!(calls(&h, "AssumeRole").await, 0, "B probed the member account's roles");
+
+    // A leaves: its claim is released and B, woken, owns the account now (and may check it).
+    h.invites()
+        .delete("acme", &DeleteParams::default())
+        .await
+        .expect("delete A");
+    let b = wait_b(&h, "acme-b2", "AccountJoined after the claim was released", |i| {
+        condition(i, "AccountJoined").is_some_and(|c| c.0 == "True")
+    })
+    .await;
+    assert_eq!(b.status.unwrap().organization_id.as_deref(), Some(ORG));
+    assert_eq!(claim_holder(&h).await.as_deref(), Some("team-b/acme-b2"));
+    assert_eq!(h.invitations_sent(STANDALONE).await, 1, "no invitation to a member");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_claim_whose_holder_vanished_is_taken_over() {
+    let mut h = Harness::start().await;
+    shared_profile(&h).await;
+    h.create_invite("acme", STANDALONE, json!({})).await;
+    let a = h.wait_phase("acme", InvitePhase::Invited).await;
+    let handshake = a.status.unwrap().handshake.unwrap().id;
+
+    // A is deleted with its finalizer removed by force while the operator is down: nothing
+    // released the claim.
+    h.stop_operator().await;
+    h.invites()
+        .patch(
+            "acme",
+            &patch_params(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("finalizer removed");
+    h.invites()
+        .delete("acme", &DeleteParams::default())
+        .await
+        .expect("delete");
+    assert_eq!(claim_holder(&h).await.as_deref(), Some("billing/acme"));
+
+    // B names the account: the holder is gone, so B takes the claim over and adopts the open
+    // invitation (sending none).
+    create_b(&h, "acme-b", STANDALONE, false).await;
+    h.start_operator();
+    let b = wait_b(&h, "acme-b", "Invited", |i| {
+        i.status.as_ref().and_then(|s| s.phase) == Some(InvitePhase::Invited)
+    })
+    .await;
+    assert_eq!(b.status.unwrap().handshake.unwrap().id, handshake);
+    assert_eq!(claim_holder(&h).await.as_deref(), Some("team-b/acme-b"));
+    assert_eq!(h.invitations_sent(STANDALONE).await, 1);
+    h.stop().await;
+}
