@@ -95,10 +95,18 @@ struct RunArgs {
     endpoint_allowlist: Vec<AllowedEndpoint>,
 }
 
+/// The longest `--poll-interval`.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 fn parse_poll_interval(s: &str) -> Result<Duration, String> {
     let d = api::parse_duration(s).map_err(|e| e.to_string())?;
     if d.is_zero() {
         return Err("the poll interval must be positive".to_owned());
+    }
+    // Every requeue is at least one interval, and kube-runtime's scheduler panics on a delay
+    // beyond about two years: an interval longer than a day is a typo.
+    if d > MAX_POLL_INTERVAL {
+        return Err("the poll interval must be at most 24h".to_owned());
     }
     Ok(d)
 }
@@ -421,6 +429,8 @@ mod tests {
         for args in [
             &["aws-invite-operator", "--poll-interval", "soon"][..],
             &["aws-invite-operator", "--poll-interval", "0s"],
+            &["aws-invite-operator", "--poll-interval", "25h"],
+            &["aws-invite-operator", "--poll-interval", "2562047h"],
             &["aws-invite-operator", "--concurrency", "0"],
             &["aws-invite-operator", "--log-format", "xml"],
         ] {

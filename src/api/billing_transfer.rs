@@ -274,7 +274,14 @@ impl Month {
 
     /// The month `n` months later (or earlier, for negative `n`).
     pub fn plus(self, n: i32) -> Self {
-        let index = self.year * 12 + i32::from(self.month) - 1 + n;
+        // Saturating: a month is parsed from four digits or read from a timestamp, but the type
+        // holds any i32 and no input may make it panic.
+        let index = self
+            .year
+            .saturating_mul(12)
+            .saturating_add(i32::from(self.month))
+            .saturating_sub(1)
+            .saturating_add(n);
         Self {
             year: index.div_euclid(12),
             month: (index.rem_euclid(12) + 1) as u8,

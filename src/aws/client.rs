@@ -279,7 +279,8 @@ impl AssumeRoleCredentials {
     async fn load(&self) -> Result<Credentials, AwsError> {
         let mut cached = self.cache.lock().await;
         if let Some(c) = cached.as_ref() {
-            let fresh = c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE_EXPIRY);
+            let soon = SystemTime::now().checked_add(REFRESH_BEFORE_EXPIRY);
+            let fresh = c.expiry().is_none_or(|e| soon.is_some_and(|soon| e > soon));
             if fresh {
                 return Ok(c.clone());
             }

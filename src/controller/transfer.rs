@@ -287,7 +287,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
                 if let Some(TransferAction::Send { start }) = plan.action.clone() {
                     match send(&t, clients, start, ctx).await {
                         Ok(sent) => {
-                            status.attempts += 1;
+                            status.attempts = status.attempts.saturating_add(1);
                             status.last_invited_at = Some(Time(ctx.base.now()));
                             ctx.base.config.metrics.transfer_invitation_sent(&profile_name);
                             events.push(EventNote {
@@ -386,7 +386,7 @@ async fn run(t: Arc<BillingTransfer>, ctx: &TransferContext, deleting: bool) -> 
         plan.action = None;
         status = recorded;
     } else if plan.adopted {
-        status.attempts += 1;
+        status.attempts = status.attempts.saturating_add(1);
         events.push(EventNote {
             warning: false,
             reason: EventReason::Adopted,

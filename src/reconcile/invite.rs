@@ -190,9 +190,22 @@ impl Plan {
     }
 }
 
+/// The longest a plan waits before looking again ([`Plan::requeue_after`]): what changes in AWS
+/// wakes the invite through the sweep sooner, and a timer years away (a timestamp far in the
+/// future) must not reach kube-runtime's scheduler, whose queue panics beyond about two years.
+pub const MAX_REQUEUE: Duration = Duration::from_secs(24 * 3600);
+
 /// Decides the next step for one invite: the profile gate, then the join (already a member,
-/// or the recorded handshake), then the IAM access step.
+/// or the recorded handshake), then the IAM access step. Never waits longer than [`MAX_REQUEUE`].
 pub fn decide(obs: &Observation<'_>) -> Decision {
+    let mut decision = decide_unbounded(obs);
+    if let Decision::Act(plan) = &mut decision {
+        plan.requeue_after = plan.requeue_after.map(|after| after.min(MAX_REQUEUE));
+    }
+    decision
+}
+
+fn decide_unbounded(obs: &Observation<'_>) -> Decision {
     let mut plan = Plan::new(obs);
     let organization_id = match &obs.profile {
         ProfileView::Ready { organization_id, .. } => organization_id.as_str(),
@@ -557,7 +570,10 @@ fn decide_open(obs: &Observation<'_>, plan: Plan, recorded: &HandshakeStatus) ->
     };
     // The resendAfter timer.
     if let (Some(after), Some(requested)) = (resend_after(obs.spec), recorded.requested_at.as_ref()) {
-        let due = requested.0 + SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX);
+        let due = later(
+            requested.0,
+            SignedDuration::try_from(after).unwrap_or(SignedDuration::MAX),
+        );
         if obs.now >= due && attempts_left {
             return resend(obs, plan, recorded, None);
         }
@@ -571,7 +587,7 @@ fn decide_open(obs: &Observation<'_>, plan: Plan, recorded: &HandshakeStatus) ->
         .expires_at
         .as_ref()
         .map(|t| t.0)
-        .or_else(|| recorded.requested_at.as_ref().map(|t| t.0 + HANDSHAKE_LIFETIME));
+        .or_else(|| recorded.requested_at.as_ref().map(|t| later(t.0, HANDSHAKE_LIFETIME)));
     // AWS marks it EXPIRED and the sweep wakes the invite; this is only a safety net, and
     // never a loop once the expiry is past.
     let to_expiry = expiry
@@ -620,7 +636,10 @@ fn reinvite(
 /// `sent_at`) passes; None when it has.
 fn until_floor(obs: &Observation<'_>, sent_at: Option<&Time>) -> Option<Duration> {
     let last_sent = obs.status.last_invited_at.as_ref().or(sent_at)?;
-    let floor = last_sent.0 + SignedDuration::from_secs(MIN_REINVITE_INTERVAL_SECS as i64);
+    let floor = later(
+        last_sent.0,
+        SignedDuration::from_secs(MIN_REINVITE_INTERVAL_SECS as i64),
+    );
     (obs.now < floor).then(|| until(obs.now, floor))
 }
 
@@ -1100,6 +1119,12 @@ fn push_history(status: &mut AwsAccountInviteStatus, now: Timestamp) {
         );
         status.history.truncate(HISTORY_LIMIT);
     }
+}
+
+/// `t` plus `d`, or "never" ([`Timestamp::MAX`]) past the end of time: a timestamp from AWS or a
+/// status may be anything jiff can hold, and `Timestamp + SignedDuration` panics on overflow.
+fn later(t: Timestamp, d: SignedDuration) -> Timestamp {
+    t.checked_add(d).unwrap_or(Timestamp::MAX)
 }
 
 fn elapsed_since(now: Timestamp, then: Timestamp) -> Duration {

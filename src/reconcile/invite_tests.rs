@@ -946,3 +946,139 @@ fn a_cancel_made_outside_says_canceled_on_every_condition() {
         );
     }
 }
+
+/// Any timestamp jiff can hold, the extremes and the neighbourhood of [`T0`] most often: AWS's
+/// answers and a status may carry any of them.
+fn any_timestamp() -> impl Strategy<Value = Timestamp> {
+    let (min, max) = (Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    prop_oneof![
+        Just(Timestamp::MIN),
+        Just(Timestamp::MAX),
+        (min..=max).prop_map(|s| Timestamp::from_second(s).expect("in range")),
+        (-1_000_000i64..1_000_000).prop_map(|s| ts(T0) + SignedDuration::from_secs(s)),
+    ]
+}
+
+proptest! {
+    /// Bounded by construction (issue 12, item 6): whatever timestamps AWS or a status hold and
+    /// whatever the counts, deciding and recording never panic, and a plan never waits longer
+    /// than [`MAX_REQUEUE`] (kube-runtime's scheduler panics beyond about two years).
+    #[test]
+    fn decide_never_panics_on_extreme_times_or_counts(
+        recorded in proptest::option::of(any_state()),
+        pending in proptest::option::of(any_state()),
+        requested_at in proptest::option::of(any_timestamp()),
+        expires_at in proptest::option::of(any_timestamp()),
+        last_invited_at in proptest::option::of(any_timestamp()),
+        joined_at in proptest::option::of(any_timestamp()),
+        member_since in proptest::option::of(any_timestamp()),
+        budget_frees_at in proptest::option::of(any_timestamp()),
+        now in any_timestamp(),
+        attempts in prop_oneof![Just(u32::MAX), Just(u32::MAX - 1), 0u32..25],
+        sent_since_created in prop_oneof![Just(u32::MAX), 0u32..25],
+        max_attempts in prop_oneof![Just(u32::MAX), 1u32..21],
+        budget in prop_oneof![Just(u32::MAX), 0u32..3],
+        resend_after in proptest::option::of(prop_oneof![Just("5m"), Just("360h"), Just("2562047h"), Just("9223372036s")]),
+        reinvite in proptest::option::of("[a-z0-9:-]{1,8}"),
+        member in proptest::option::of(any::<bool>()),
+        listed in proptest::option::of(any::<bool>()),
+        gone in any::<bool>(),
+        joined in any::<bool>(),
+        iam in any::<bool>(),
+    ) {
+        let mut spec = spec();
+        spec.reinvite.max_attempts = max_attempts;
+        spec.reinvite.resend_after = resend_after.map(str::to_owned);
+        if iam {
+            spec.iam_access = Some(IamAccess {
+                role_name: "CloudHealth".into(),
+                trusted_principal: "arn:aws:iam::454464851268:root".into(),
+                external_id: None,
+                external_id_secret_ref: None,
+                verification: None,
+            });
+        }
+        let mut status = AwsAccountInviteStatus { attempts, ..Default::default() };
+        let at = |t: Option<Timestamp>| t.map(Time);
+        if let Some(state) = recorded {
+            status.handshake = Some(HandshakeStatus {
+                id: "h-recorded0001".into(),
+                arn: None,
+                state: state.as_str().to_owned(),
+                requested_at: at(requested_at),
+                expires_at: at(expires_at),
+            });
+        }
+        status.last_invited_at = at(last_invited_at);
+        if joined {
+            status.joined_at = Some(Time(joined_at.unwrap_or(now)));
+            standing::write(
+                &mut status,
+                &Standing::WaitingOnIam { joined: None, reason: Reason::RoleNotFound, message: String::new() },
+                Some(1),
+                now,
+            );
+            let joined_condition = cond::find(&status.conditions, cond::ACCOUNT_JOINED).is_some();
+            if !joined_condition {
+                status.conditions.push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                    type_: cond::ACCOUNT_JOINED.into(),
+                    status: "True".into(),
+                    reason: Reason::Accepted.as_str().into(),
+                    message: String::new(),
+                    observed_generation: Some(1),
+                    last_transition_time: Time(now),
+                });
+            }
+        }
+        let aws_handshake = |id: &str, state: HandshakeState| Handshake {
+            id: id.into(),
+            arn: None,
+            state,
+            account_id: Some("222222222222".into()),
+            requested_at,
+            expires_at,
+        };
+        let membership = |m: bool| if m { Membership::Member { joined_at: member_since } } else { Membership::NotMember };
+        let mut obs = Observation {
+            spec: &spec,
+            status: &status,
+            generation: Some(1),
+            reinvite_request: reinvite.as_deref(),
+            iam_confirmed: None,
+            profile: ProfileView::Ready {
+                organization_id: "o-exampleorg1".into(),
+                budget_left: budget,
+                budget_frees_at,
+            },
+            profile_verification: None,
+            membership: member.map(membership),
+            listed_membership: listed.map(membership),
+            recorded_handshake: if gone { None } else { recorded.map(|s| aws_handshake("h-recorded0001", s)) },
+            handshake_gone: gone,
+            sent_since_created,
+            pending_for_account: pending.map(|s| aws_handshake("h-pending00001", s)),
+            iam: None,
+            now,
+        };
+        // Answer every Need the decision asks for, as the controller does.
+        for _ in 0..3 {
+            match decide(&obs) {
+                Decision::Observe(Need::Membership) => obs.membership = Some(membership(member.unwrap_or(true))),
+                Decision::Observe(Need::IamAccess) => {
+                    obs.iam = Some(IamCheck::Missing { reason: Reason::RoleNotFound, message: "no role".into() });
+                }
+                Decision::Act(plan) => {
+                    prop_assert!(plan.requeue_after.is_none_or(|r| r <= MAX_REQUEUE), "{:?}", plan.requeue_after);
+                    let mut sent = plan.status.clone();
+                    let h = aws_handshake("h-new00000001", HandshakeState::Open);
+                    record_sent(&mut sent, &spec, Some(1), &h, Some("r".into()), now);
+                    prop_assert!(sent.attempts >= plan.status.attempts);
+                    let mut failed = plan.status.clone();
+                    let failure = SendFailure::Retryable { reason: Reason::Throttled, message: "slow".into() };
+                    record_send_failure(&mut failed, &spec, Some(1), &failure, now);
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -231,10 +231,18 @@ pub struct TransferPlan {
     pub adopted: bool,
 }
 
-/// 00:00:00 UTC on the first day of `m`.
+/// The last moment a transfer starting at `start` can be accepted ([`ACCEPT_LEAD`] before it);
+/// the beginning of time for a start that early (AWS's answer may hold any timestamp:
+/// `Timestamp - SignedDuration` panics on overflow).
+pub fn acceptance_deadline(start: Timestamp) -> Timestamp {
+    start.checked_sub(ACCEPT_LEAD).unwrap_or(Timestamp::MIN)
+}
+
+/// 00:00:00 UTC on the first day of `m` (the Unix epoch for a month jiff cannot represent).
 pub fn month_start(m: Month) -> Timestamp {
-    Date::new(m.year as i16, m.month as i8, 1)
+    i16::try_from(m.year)
         .ok()
+        .and_then(|year| Date::new(year, m.month as i8, 1).ok())
         .and_then(|d| d.to_zoned(TimeZone::UTC).ok())
         .map(|z| z.timestamp())
         .unwrap_or(Timestamp::UNIX_EPOCH)
@@ -242,7 +250,8 @@ pub fn month_start(m: Month) -> Timestamp {
 
 /// 23:59:59 UTC on the last day of `m`.
 pub fn month_end(m: Month) -> Timestamp {
-    month_start(m.plus(1)) - SignedDuration::from_secs(1)
+    let next = month_start(m.plus(1));
+    next.checked_sub(SignedDuration::from_secs(1)).unwrap_or(next)
 }
 
 /// The month `t` falls in (UTC).
@@ -258,7 +267,7 @@ pub fn month_of(t: Timestamp) -> Month {
 /// acceptance deadline still ahead.
 fn start_window(m: Month, now: Timestamp) -> Result<(), TransferReason> {
     let this = month_of(now);
-    if m <= this || now >= month_start(m) - ACCEPT_LEAD {
+    if m <= this || now >= acceptance_deadline(month_start(m)) {
         return Err(TransferReason::StartMonthTooEarly);
     }
     if m > this.plus(2) {
@@ -270,7 +279,7 @@ fn start_window(m: Month, now: Timestamp) -> Result<(), TransferReason> {
 /// The earliest month AWS takes as a start now (the next month, unless its deadline passed).
 pub fn next_possible_start(now: Timestamp) -> Month {
     let next = month_of(now).plus(1);
-    if now < month_start(next) - ACCEPT_LEAD {
+    if now < acceptance_deadline(month_start(next)) {
         next
     } else {
         next.plus(1)
@@ -374,7 +383,7 @@ pub fn decide_transfer(obs: &TransferObservation<'_>) -> TransferPlan {
     let who = customer(obs.spec);
     match t.status {
         AwsTransferStatus::Requested => {
-            let deadline = t.start - ACCEPT_LEAD;
+            let deadline = acceptance_deadline(t.start);
             if t.name != obs.spec.name {
                 plan.action = Some(TransferAction::Rename {
                     transfer_id: t.id.clone(),
@@ -489,7 +498,7 @@ fn decide_ended_invitation(
         AwsTransferStatus::Expired => (
             TransferReason::Expired,
             policy.on_expired,
-            format!("{who} did not accept before {}", t.start - ACCEPT_LEAD),
+            format!("{who} did not accept before {}", acceptance_deadline(t.start)),
         ),
         _ => (
             TransferReason::Canceled,
@@ -587,7 +596,7 @@ fn decide_send(obs: &TransferObservation<'_>, mut plan: TransferPlan, month: &st
                 message: format!(
                     "startMonth {m} is too early: AWS needs the customer to accept at least 24 hours before the start \
                      ({}); set startMonth to {} or later",
-                    month_start(m) - ACCEPT_LEAD,
+                    acceptance_deadline(month_start(m)),
                     next_possible_start(obs.now)
                 ),
             };
@@ -665,7 +674,7 @@ pub fn write_status(status: &mut BillingTransferStatus, plan: &TransferPlan, gen
                     .as_ref()
                     .filter(|old| &old.id == h)
                     .and_then(|old| old.requested_at.clone()),
-                expires_at: Some(Time(t.start - ACCEPT_LEAD)),
+                expires_at: Some(Time(acceptance_deadline(t.start))),
             });
         }
     }
@@ -1253,5 +1262,77 @@ mod tests {
             cond::find(&status.conditions, cond::STALLED).map(|c| c.reason.as_str()),
             Some("StartMonthTooEarly")
         );
+    }
+
+    fn any_timestamp() -> impl proptest::strategy::Strategy<Value = Timestamp> {
+        use proptest::prelude::*;
+        let (min, max) = (Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+        prop_oneof![
+            Just(Timestamp::MIN),
+            Just(Timestamp::MAX),
+            (min..=max).prop_map(|s| Timestamp::from_second(s).unwrap()),
+            (-10_000_000i64..10_000_000).prop_map(|s| now() + SignedDuration::from_secs(s)),
+        ]
+    }
+
+    fn any_status() -> impl proptest::strategy::Strategy<Value = AwsTransferStatus> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(AwsTransferStatus::Requested),
+            Just(AwsTransferStatus::Accepted),
+            Just(AwsTransferStatus::Declined),
+            Just(AwsTransferStatus::Canceled),
+            Just(AwsTransferStatus::Expired),
+            Just(AwsTransferStatus::Withdrawn),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Bounded by construction (issue 12, item 6): whatever times AWS lists for a transfer
+        /// (start, end: any timestamp jiff holds), whatever the clock, the months in the spec
+        /// and the attempts, deciding and writing the status never panic, and the plan never
+        /// waits longer than an hour.
+        #[test]
+        fn decide_transfer_never_panics_on_extreme_times_or_counts(
+            recorded in proptest::option::of((any_status(), any_timestamp(), proptest::option::of(any_timestamp()))),
+            adoptable in proptest::option::of((any_status(), any_timestamp())),
+            now in any_timestamp(),
+            start_year in proptest::prop_oneof![proptest::strategy::Just(0i32), proptest::strategy::Just(9999), 0i32..10_000],
+            start_month in 1u8..=12,
+            end in proptest::option::of((0i32..10_000, 1u8..=12)),
+            attempts in proptest::prop_oneof![proptest::strategy::Just(u32::MAX), 0u32..25],
+            max_attempts in proptest::prop_oneof![proptest::strategy::Just(u32::MAX), 1u32..21],
+            deleting in proptest::bool::ANY,
+        ) {
+            let mut spec = spec();
+            spec.start_month = format!("{start_year:04}-{start_month:02}");
+            spec.end_month = end.map(|(y, m)| format!("{y:04}-{m:02}"));
+            spec.reinvite.max_attempts = max_attempts;
+            let mut status = recorded_status(attempts);
+            if recorded.is_none() {
+                status.transfer = None;
+            }
+            let transfer = |status: AwsTransferStatus, start: Timestamp, end: Option<Timestamp>| AwsTransfer {
+                start,
+                end,
+                ..aws(status)
+            };
+            let obs = TransferObservation {
+                spec: &spec,
+                status: &status,
+                profile: TransferProfile::Ready,
+                recorded: recorded.map(|(s, start, end)| transfer(s, start, end)),
+                adoptable: adoptable.map(|(s, start)| transfer(s, start, None)),
+                deleting,
+                now,
+            };
+            let plan = decide_transfer(&obs);
+            proptest::prop_assert!(plan.requeue_after.is_none_or(|r| r <= Duration::from_secs(3600)), "{:?}", plan.requeue_after);
+            let mut written = status.clone();
+            write_status(&mut written, &plan, Some(1), now);
+            if let Some(t) = &plan.transfer {
+                let _ = record_of(t);
+            }
+        }
     }
 }

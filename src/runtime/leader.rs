@@ -283,7 +283,7 @@ async fn campaign(
                     () = stop.cancelled() => {}
                     () = tokio::time::sleep(retry) => {}
                 }
-                retry = (retry * 2).min(RETRY_MAX);
+                retry = retry.saturating_mul(2).min(RETRY_MAX);
             }
             Step::Lease(None) => {
                 // The watcher stream never ends; if it does, fall back to the renew loop alone.
