@@ -11,6 +11,7 @@ mod finalizer;
 mod invite;
 mod parts;
 mod profile;
+mod supervise;
 mod transfer;
 
 use std::future::Future;
@@ -66,6 +67,10 @@ pub enum Error {
     Aws(#[from] crate::aws::AwsError),
     #[error("{kind} has no {what}")]
     Invalid { kind: &'static str, what: &'static str },
+    /// A controller (or the gauges) stopped on its own: its stream ended before shutdown, or
+    /// it panicked. The process exits non-zero on it.
+    #[error("the {controller} controller {how}")]
+    ControllerFailed { controller: &'static str, how: String },
 }
 
 impl Error {
@@ -75,6 +80,7 @@ impl Error {
             Error::Kube(_) => "KubernetesApi",
             Error::Aws(e) => e.reason().as_str(),
             Error::Invalid { .. } => "Invalid",
+            Error::ControllerFailed { .. } => "ControllerFailed",
         }
     }
 }
@@ -191,11 +197,41 @@ pub async fn run(
     let gauges = ctx.clone().report_gauges(shutdown.clone());
 
     tracing::info!("controllers started");
-    tokio::join!(invites, profiles, transfers, gauges, transfer_gauges);
+    // One part stopping on its own (its stream ended, or it panicked) stops them all with an
+    // error naming it, rather than leaving the operator running half-alive.
+    let parts: Vec<supervise::Part> = vec![
+        (controller_names::INVITES, Box::pin(invites)),
+        (controller_names::PROFILES, Box::pin(profiles)),
+        (controller_names::TRANSFERS, Box::pin(transfers)),
+        (controller_names::INVITE_GAUGES, Box::pin(gauges)),
+        (controller_names::TRANSFER_GAUGES, Box::pin(transfer_gauges)),
+    ];
+    let metrics = ctx.config.metrics.clone();
+    let stopping = shutdown.clone();
+    let result = supervise::supervise(parts, move || stopping.peek().is_some(), &metrics).await;
     ctx.stop_pollers();
     transfer_ctx.stop_pollers();
-    tracing::info!("controllers stopped");
-    Ok(())
+    match &result {
+        Ok(()) => tracing::info!("controllers stopped"),
+        Err(err) => tracing::error!(error = %err, "controllers stopped"),
+    }
+    result
+}
+
+/// The `controller` label of `aws_invite_controller_failures_total`: each long-running part.
+pub mod controller_names {
+    /// The AwsAccountInvite controller.
+    pub const INVITES: &str = "AwsAccountInvite";
+    /// The BillingProfile controller.
+    pub const PROFILES: &str = "BillingProfile";
+    /// The BillingTransfer controller.
+    pub const TRANSFERS: &str = "BillingTransfer";
+    /// The task refreshing `aws_invite_invites` and `aws_invite_queue_length`.
+    pub const INVITE_GAUGES: &str = "invite-gauges";
+    /// The task refreshing `aws_invite_billing_transfers`.
+    pub const TRANSFER_GAUGES: &str = "transfer-gauges";
+    /// Every part, in a stable order.
+    pub const ALL: [&str; 5] = [INVITES, PROFILES, TRANSFERS, INVITE_GAUGES, TRANSFER_GAUGES];
 }
 
 fn config_concurrency(ctx: &Context) -> u16 {

@@ -79,6 +79,11 @@ struct ProfileLabels {
     profile: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn reconcile_duration_histogram() -> Histogram {
@@ -104,6 +109,7 @@ fn reconcile_duration_histogram() -> Histogram {
 /// | `aws_invite_billing_transfers` | gauge | `phase` |
 /// | `aws_invite_transfer_invitations_sent_total` | counter | `profile` |
 /// | `aws_invite_transfer_invitation_outcomes_total` | counter | `profile`, `outcome` |
+/// | `aws_invite_controller_failures_total` | counter | `controller` |
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -119,6 +125,7 @@ pub struct Metrics {
     transfers: Family<PhaseLabels, Gauge>,
     transfer_invitations_sent: Family<ProfileLabels, Counter>,
     transfer_outcomes: Family<OutcomeLabels, Counter>,
+    controller_failures: Family<ControllerLabels, Counter>,
 }
 
 impl Metrics {
@@ -211,8 +218,22 @@ impl Metrics {
             "Billing transfer invitations that ended, by BillingProfile and outcome (accepted, declined, expired, canceled)",
             transfer_outcomes.clone(),
         );
+        let controller_failures = Family::<ControllerLabels, Counter>::default();
+        registry.register(
+            "controller_failures",
+            "Controllers that stopped on their own (their stream ended before shutdown, or they panicked), by \
+             controller; the process then exits non-zero",
+            controller_failures.clone(),
+        );
+        for controller in crate::controller::controller_names::ALL {
+            // Exported at 0 from the start, so an alert sees the first failure as an increase.
+            let _ = controller_failures.get_or_create(&ControllerLabels {
+                controller: controller.to_owned(),
+            });
+        }
         Arc::new(Metrics {
             registry,
+            controller_failures,
             transfers,
             transfer_invitations_sent,
             transfer_outcomes,
@@ -306,6 +327,16 @@ impl Metrics {
         self.accounts_left
             .get_or_create(&ProfileLabels {
                 profile: profile.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one controller (a name of [`crate::controller::controller_names`]) that stopped on
+    /// its own.
+    pub fn controller_failed(&self, controller: &str) {
+        self.controller_failures
+            .get_or_create(&ControllerLabels {
+                controller: controller.to_owned(),
             })
             .inc();
     }

@@ -87,7 +87,7 @@ pub struct Harness {
     pub tenancy: Tenancy,
     clock_source: Clock,
     stop: Option<oneshot::Sender<()>>,
-    operator: Option<tokio::task::JoinHandle<()>>,
+    operator: Option<tokio::task::JoinHandle<Result<(), controller::Error>>>,
 }
 
 impl Harness {
@@ -165,7 +165,6 @@ impl Harness {
                 let _ = stopped.await;
             })
             .await
-            .expect("controllers run");
         }));
         self.stop = Some(stop);
     }
@@ -350,11 +349,20 @@ impl Harness {
 
     /// Stops the operator, leaving the control plane and the emulator running.
     pub async fn stop_operator(&mut self) {
+        let _ = self.stop_operator_with_result().await;
+    }
+
+    /// Stops the operator and returns how `controller::run` ended (None: it did not end
+    /// within 10 s of the shutdown signal; a panic is an Err too).
+    pub async fn stop_operator_with_result(&mut self) -> Option<Result<(), String>> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(op) = self.operator.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), op).await;
+        let op = self.operator.take()?;
+        match tokio::time::timeout(Duration::from_secs(10), op).await {
+            Ok(Ok(result)) => Some(result.map_err(|e| e.to_string())),
+            Ok(Err(join)) => Some(Err(join.to_string())),
+            Err(_) => None,
         }
     }
 }
