@@ -13,6 +13,7 @@ mod parts;
 mod profile;
 mod supervise;
 mod transfer;
+mod wakes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -129,9 +130,13 @@ pub async fn run(
     let by_profile = invite_store.clone();
     let by_namespace = invite_store.clone();
     let invites = invites
-        .watches(
-            Api::<BillingProfile>::all(client.clone()),
-            watcher::Config::default(),
+        // Only the profile changes an invite reads wake its invites, not the profile's status
+        // writes of its counts (wakes.rs).
+        .watches_stream(
+            wakes::invite_facing_changes(
+                watcher::watcher(Api::<BillingProfile>::all(client.clone()), watcher::Config::default())
+                    .default_backoff(),
+            ),
             move |profile: BillingProfile| {
                 let name = profile.name_any();
                 invites_where(&by_profile, |i| i.spec.billing_profile == name)
