@@ -225,6 +225,15 @@ fn decide_unbounded(obs: &Observation<'_>) -> Decision {
                 Some(Membership::Member { .. }) => {}
             }
         }
+        // Joined while the sweep still listed the invitation open: record the state AWS lists
+        // now (ACCEPTED), so status does not keep an open handshake of a joined account.
+        if let Some(h) = obs
+            .recorded_handshake
+            .as_ref()
+            .filter(|h| h.state == HandshakeState::Accepted)
+        {
+            update_handshake_status(&mut plan.status, h);
+        }
         return decide_iam(obs, plan, None);
     }
     if let Some(error) = invalid_reinvite_request(obs) {
@@ -358,20 +367,21 @@ fn follow_handshake(
     if let Some(h) = seen {
         update_handshake_status(&mut plan.status, h);
     }
-    let (account, id) = (&obs.spec.account_id, &recorded.id);
     let ended = match state {
-        HandshakeState::Open | HandshakeState::Requested => return decide_open(obs, plan, recorded),
+        HandshakeState::Open | HandshakeState::Requested => {
+            // The sweep lists the members right after the handshakes: an account that accepted
+            // between the two listings is listed as a member while its handshake still reads
+            // open. A member has joined: waiting for the next sweep to list the handshake
+            // ACCEPTED would add a whole poll interval to Accept -> Ready (issue 14).
+            if let Some(Membership::Member { joined_at }) = &obs.listed_membership {
+                return accepted(obs, plan, recorded, *joined_at, organization_id);
+            }
+            return decide_open(obs, plan, recorded);
+        }
         HandshakeState::Accepted => match accepted_membership(obs) {
             None => return Decision::Observe(Need::Membership),
             Some(Membership::Member { joined_at }) => {
-                let message = format!("Account {account} joined {organization_id}");
-                plan.note(
-                    false,
-                    EventReason::Accepted,
-                    format!("Account {account} accepted invitation {id} and joined {organization_id}"),
-                );
-                let joined = record_joined(obs, &mut plan, organization_id, *joined_at, Reason::Accepted, message);
-                return decide_iam(obs, plan, Some(joined));
+                return accepted(obs, plan, recorded, *joined_at, organization_id);
             }
             Some(Membership::NotMember) => Ended::Left,
         },
@@ -380,6 +390,25 @@ fn follow_handshake(
         HandshakeState::Canceled => Ended::Canceled,
     };
     decide_ended(obs, plan, recorded, ended, organization_id)
+}
+
+/// The recorded invitation was accepted and the account is a member: joined.
+fn accepted(
+    obs: &Observation<'_>,
+    mut plan: Plan,
+    recorded: &HandshakeStatus,
+    joined_at: Option<Timestamp>,
+    organization_id: &str,
+) -> Decision {
+    let (account, id) = (&obs.spec.account_id, &recorded.id);
+    let message = format!("Account {account} joined {organization_id}");
+    plan.note(
+        false,
+        EventReason::Accepted,
+        format!("Account {account} accepted invitation {id} and joined {organization_id}"),
+    );
+    let joined = record_joined(obs, &mut plan, organization_id, joined_at, Reason::Accepted, message);
+    decide_iam(obs, plan, Some(joined))
 }
 
 /// The membership that settles an accepted invitation: the sweep's "member"; otherwise a

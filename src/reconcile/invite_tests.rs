@@ -493,6 +493,53 @@ fn accepted_then_iam_access_automatic() {
     assert!(plan.events.is_empty(), "no repeated events: {:?}", plan.events);
 }
 
+/// The sweep lists members right after handshakes: an account that accepted between the two
+/// listings is a member while its handshake still reads OPEN. It has joined now (not a poll
+/// interval later, when the next sweep lists the handshake ACCEPTED), with no DescribeAccount;
+/// that next sweep's ACCEPTED then goes into status.
+#[test]
+fn a_listed_member_with_its_invitation_still_open_has_joined() {
+    let spec = spec();
+    let h = handshake("h-lagging00001", HandshakeState::Open, T0);
+    let status = invited_status(&h, 1);
+    let mut obs = observe(&spec, &status, "2026-11-02T00:00:00Z");
+    obs.recorded_handshake = Some(h.clone());
+    obs.listed_membership = Some(Membership::NotMember);
+    let plan = act(decide(&obs));
+    assert_eq!(
+        plan.status.phase,
+        Some(InvitePhase::Invited),
+        "not a member: still open"
+    );
+
+    let joined_at = Some(ts("2026-11-01T12:00:00Z"));
+    obs.listed_membership = Some(Membership::Member { joined_at });
+    let plan = act(decide(&obs));
+    assert_eq!(plan.action, Action::None);
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert_eq!(
+        condition(&plan, cond::ACCOUNT_JOINED),
+        ("True", Reason::Accepted.as_str())
+    );
+    assert!(plan.events.iter().any(|e| e.reason == "Accepted"));
+
+    // The next sweep lists the handshake ACCEPTED: status follows, nothing else changes.
+    let ready = plan.status.clone();
+    let mut obs = observe(&spec, &ready, "2026-11-02T00:01:00Z");
+    obs.listed_membership = Some(Membership::Member { joined_at });
+    obs.recorded_handshake = Some(Handshake {
+        state: HandshakeState::Accepted,
+        ..h
+    });
+    let plan = act(decide(&obs));
+    assert_eq!(plan.status.phase, Some(InvitePhase::Ready));
+    assert_eq!(
+        plan.status.handshake.as_ref().map(|r| r.state.as_str()),
+        Some("ACCEPTED")
+    );
+    assert!(plan.events.is_empty(), "no repeated events: {:?}", plan.events);
+}
+
 #[test]
 fn manual_iam_access_needs_the_annotation() {
     let mut spec = spec();
