@@ -306,13 +306,18 @@ fn ready_view(
 ) -> ProfileView {
     let now = ctx.now();
     let name = profile.name_any();
-    let accounts: BTreeSet<String> = ctx
-        .invites
-        .state()
-        .iter()
-        .filter(|i| i.spec.billing_profile == name && i.metadata.namespace.as_deref() == Some(namespace))
-        .map(|i| i.spec.account_id.clone())
-        .collect();
+    // The namespace's accounts only when the profile shares its budget per namespace: this
+    // walks every cached invite, once per reconcile (issue 14: O(n²) per start otherwise).
+    let accounts: BTreeSet<String> = match profile.spec.invitations_per_namespace_per_day {
+        Some(_) => ctx
+            .invites
+            .state()
+            .iter()
+            .filter(|i| i.spec.billing_profile == name && i.metadata.namespace.as_deref() == Some(namespace))
+            .map(|i| i.spec.account_id.clone())
+            .collect(),
+        None => BTreeSet::new(),
+    };
     let (sent, frees_at, namespace_sent) = ctx
         .observer
         .with_view(organization, |v| {
