@@ -159,10 +159,11 @@ reasons! {
         TagNotAllowed => "The invite's spec.tags use a key the BillingProfile's spec.tagPolicy does not allow \
             (allowedKeyPrefixes), or set the key the operator sets itself (namespaceTagKey). Nothing was sent; \
             change the invite's tags or ask the profile's administrator.",
-        /// Another invite owns this account for the profile's organization.
-        AccountClaimed => "Another AwsAccountInvite already owns this account for the BillingProfile's organization \
-            (the first invite to name an account owns it); only that invite may invite, adopt, cancel, resend or \
-            check it. Nothing was sent or read; delete this invite, or ask whoever owns the account's invite.",
+        /// Another invite (or BillingTransfer) owns this account (or customer) for the profile's organization.
+        AccountClaimed => "Another AwsAccountInvite (for a BillingTransfer: another BillingTransfer) already owns \
+            this account for the BillingProfile's organization (the first to name an account owns it); only that one \
+            may invite, adopt, cancel, resend, withdraw or check it. Nothing was sent or read; delete this object, or \
+            ask whoever owns the other one.",
         /// The external ID's Secret or key is missing.
         ExternalIdSecretNotFound => "The Secret named by spec.iamAccess.externalIdSecretRef, or its key, does not \
             exist; create it or fix the reference.",

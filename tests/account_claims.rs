@@ -9,10 +9,12 @@
 
 mod support;
 
-use aws_invite_operator::api::{AwsAccountInvite, InvitePhase};
+use aws_invite_operator::api::{AwsAccountInvite, BillingTransfer, InvitePhase, TransferPhase};
+use chrono::Datelike;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, Patch};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::await_condition;
+use orgs_emulator::{SeedAccount, SeedOrganization};
 use serde_json::json;
 use support::*;
 
@@ -66,6 +68,18 @@ async fn wait_b(h: &Harness, name: &str, what: &str, check: impl Fn(&AwsAccountI
             )
         }
     }
+}
+
+/// Waits until the object `name` is gone (its finalizer's cleanup done), or fails with `what`.
+async fn gone<K>(api: Api<K>, name: &str, what: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let absent = |obj: Option<&K>| obj.is_none();
+    tokio::time::timeout(DEADLINE, await_condition(api, name, absent))
+        .await
+        .expect(what)
+        .expect("watch");
 }
 
 fn stalled_on_claim(invite: &AwsAccountInvite) -> bool {
@@ -129,13 +143,7 @@ async fn a_tenant_cannot_adopt_cancel_resend_or_probe_another_tenants_account() 
         .delete("acme-b", &DeleteParams::default())
         .await
         .expect("delete");
-    tokio::time::timeout(
-        DEADLINE,
-        await_condition(team_b(&h), "acme-b", conditions::is_deleted("")),
-    )
-    .await
-    .expect("B deleted in time")
-    .expect("watch");
+    gone(team_b(&h), "acme-b", "B deleted in time").await;
     assert_eq!(
         calls(&h, "CancelHandshake").await,
         0,
@@ -223,5 +231,134 @@ async fn a_claim_whose_holder_vanished_is_taken_over() {
     assert_eq!(b.status.unwrap().handshake.unwrap().id, handshake);
     assert_eq!(claim_holder(&h).await.as_deref(), Some("team-b/acme-b"));
     assert_eq!(h.invitations_sent(STANDALONE).await, 1);
+    h.stop().await;
+}
+
+/// A customer organization for the BillingTransfer attack.
+const CUSTOMER: &str = "610000000001";
+
+fn transfers(h: &Harness, namespace: &str) -> Api<BillingTransfer> {
+    Api::namespaced(h.env.client(), namespace)
+}
+
+async fn create_transfer(h: &Harness, namespace: &str, name: &str, start_month: &str) {
+    let transfer: BillingTransfer = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingTransfer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"billingProfile": PROFILE, "managementAccountId": CUSTOMER, "name": name, "startMonth": start_month},
+    }))
+    .expect("transfer");
+    transfers(h, namespace)
+        .create(&post_params(), &transfer)
+        .await
+        .expect("transfer created");
+}
+
+async fn wait_transfer(
+    h: &Harness,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    check: impl Fn(&BillingTransfer) -> bool,
+) -> BillingTransfer {
+    let cond = move |obj: Option<&BillingTransfer>| obj.is_some_and(&check);
+    match tokio::time::timeout(DEADLINE, await_condition(transfers(h, namespace), name, cond)).await {
+        Ok(Ok(Some(t))) => t,
+        other => {
+            let current = transfers(h, namespace).get(name).await.ok();
+            panic!(
+                "transfer {namespace}/{name} never reached {what}: {other:?}\nstatus: {:#?}",
+                current.and_then(|t| t.status)
+            )
+        }
+    }
+}
+
+fn transfer_phase(t: &BillingTransfer) -> Option<TransferPhase> {
+    t.status.as_ref().and_then(|s| s.phase)
+}
+
+#[tokio::test]
+async fn a_tenant_cannot_adopt_or_cancel_another_tenants_billing_transfer() {
+    let h = Harness::start().await;
+    shared_profile(&h).await;
+    h.aws
+        .add_organization(&SeedOrganization {
+            id: Some("o-claimcust01".into()),
+            management_account: SeedAccount::new(CUSTOMER),
+            members: vec![],
+            account_quota: None,
+            feature_set: None,
+        })
+        .await
+        .expect("customer organization");
+    // AWS takes the next month or the one after as the start: two months after the emulator's.
+    let now = h.aws.clock().await.expect("clock").now;
+    let index = now.year() * 12 + now.month0() as i32 + 2;
+    let start_month = format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1);
+    let invitations = || async {
+        h.aws
+            .calls_for("InviteOrganizationToTransferResponsibility")
+            .await
+            .expect("call log")
+            .iter()
+            .filter(|c| c.executed)
+            .count()
+    };
+
+    create_transfer(&h, NAMESPACE, "globex", &start_month).await;
+    let a = wait_transfer(&h, NAMESPACE, "globex", "Invited", |t| {
+        transfer_phase(t) == Some(TransferPhase::Invited)
+    })
+    .await;
+    let transfer_id = a.status.unwrap().transfer.unwrap().id;
+
+    // Tenant B names the same customer: stalled, nothing learnt, nothing sent.
+    create_transfer(&h, TEAM_B, "globex-b", &start_month).await;
+    let b = wait_transfer(&h, TEAM_B, "globex-b", "Stalled AccountClaimed", |t| {
+        t.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "AccountClaimed")
+        })
+    })
+    .await;
+    let status = b.status.unwrap();
+    assert!(status.transfer.is_none() && status.handshake.is_none(), "{status:?}");
+    assert_eq!(status.attempts, 0);
+    for c in &status.conditions {
+        assert!(
+            !c.message.contains(&transfer_id) && !c.message.contains(NAMESPACE),
+            "{c:?}"
+        );
+    }
+    assert_eq!(invitations().await, 1);
+
+    // Deleting B cancels nothing of A's.
+    transfers(&h, TEAM_B)
+        .delete("globex-b", &DeleteParams::default())
+        .await
+        .expect("delete");
+    gone(transfers(&h, TEAM_B), "globex-b", "B deleted in time").await;
+    assert_eq!(
+        calls(&h, "CancelHandshake").await,
+        0,
+        "B's deletion canceled A's invitation"
+    );
+    assert_eq!(calls(&h, "WithdrawResponsibilityTransfer").await, 0);
+    let a = transfers(&h, NAMESPACE).get("globex").await.expect("A");
+    assert_eq!(transfer_phase(&a), Some(TransferPhase::Invited));
+    let leases: Api<Lease> = Api::namespaced(h.env.client(), OPERATOR_NAMESPACE);
+    let claim = format!("claim-transfer-o-exampleorg1-{CUSTOMER}");
+    let holder = leases.get(&claim).await.expect("claim").spec.unwrap().holder_identity;
+    assert_eq!(holder.as_deref(), Some("billing/globex"));
+
+    // A's deletion releases its claim.
+    transfers(&h, NAMESPACE)
+        .delete("globex", &DeleteParams::default())
+        .await
+        .expect("delete A");
+    gone(transfers(&h, NAMESPACE), "globex", "A deleted in time").await;
+    assert!(leases.get_opt(&claim).await.expect("lease").is_none(), "claim kept");
     h.stop().await;
 }

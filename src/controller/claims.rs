@@ -1,5 +1,6 @@
-//! Account claims: one (organization, account) pair belongs to one AwsAccountInvite
-//! (docs/security.md, "Account claims"; issue 12, item 3).
+//! Account claims: one (organization, account) pair belongs to one AwsAccountInvite, and one
+//! (organization, customer) pair to one BillingTransfer (docs/security.md, "Account claims";
+//! issue 12, item 3).
 //!
 //! Tenants sharing a BillingProfile could otherwise act on each other's accounts: an invite in
 //! another namespace naming the same account would adopt the open invitation, cancel it by
@@ -13,18 +14,24 @@
 //! The claim is released when its owner is deleted (the finalizer), and taken over when the
 //! owner is gone without releasing it (its finalizer removed by force, or the object replaced
 //! by a new one of the same name: a new UID is a new claimant).
+//!
+//! BillingTransfers are claimed the same way, by the customer they name (management account
+//! ID, or email address): another namespace's transfer to the same customer would otherwise
+//! adopt, withdraw or resend the first one's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::MANAGER;
-use crate::api::AwsAccountInvite;
 
 /// Label on every claim Lease (with the value `account`), to list them.
 pub const CLAIM_LABEL: &str = "awsinvite.io/claim";
@@ -41,12 +48,12 @@ pub(super) struct Claimant {
 }
 
 impl Claimant {
-    /// The invite as a claimant; `None` for an object the API server has not stored yet.
-    pub fn of(invite: &AwsAccountInvite) -> Option<Self> {
+    /// The object as a claimant; `None` for an object the API server has not stored yet.
+    pub fn of<K: Resource>(object: &K) -> Option<Self> {
         Some(Self {
-            namespace: invite.namespace()?,
-            name: invite.name_any(),
-            uid: invite.uid()?,
+            namespace: object.namespace()?,
+            name: object.name_any(),
+            uid: object.uid()?,
         })
     }
 
@@ -94,11 +101,47 @@ pub(super) fn claim_step(recorded: Option<&Claimant>, me: &Claimant, live_uid: O
     }
 }
 
-/// The claim Lease's name for an (organization, account) pair: `claim-<organization>-<account>`
-/// (an organization ID is `o-` and 10–32 lowercase letters or digits, an account 12 digits:
-/// always a valid object name).
-pub(super) fn lease_name(organization_id: &str, account_id: &str) -> String {
-    format!("claim-{organization_id}-{account_id}")
+/// What is claimed: a pair of an organization and an account or customer, and the Lease that
+/// records who owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ClaimKey {
+    /// The claim Lease's name.
+    pub lease: String,
+    /// The organization (`o-...`).
+    pub organization_id: String,
+    /// The account ID, or the customer (account ID or lowercase email).
+    pub subject: String,
+}
+
+impl ClaimKey {
+    /// An invite's claim: `claim-<organization>-<account>` (an organization ID is `o-` and
+    /// 10–32 lowercase letters or digits, an account 12 digits: always a valid object name).
+    pub fn account(organization_id: &str, account_id: &str) -> Self {
+        Self {
+            lease: format!("claim-{organization_id}-{account_id}"),
+            organization_id: organization_id.to_owned(),
+            subject: account_id.to_owned(),
+        }
+    }
+
+    /// A BillingTransfer's claim on its customer: `claim-transfer-<organization>-<customer>`,
+    /// the customer being the management account ID or, for an email address (not a valid
+    /// object name), `email-` and the first 16 hex digits of the SHA-256 of its lowercase form.
+    pub fn transfer_customer(organization_id: &str, customer: &str) -> Self {
+        let customer = customer.to_ascii_lowercase();
+        let name_part = if customer.bytes().all(|b| b.is_ascii_digit()) {
+            customer.clone()
+        } else {
+            let digest = Sha256::digest(customer.as_bytes());
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("email-{hex}")
+        };
+        Self {
+            lease: format!("claim-transfer-{organization_id}-{name_part}"),
+            organization_id: organization_id.to_owned(),
+            subject: customer,
+        }
+    }
 }
 
 /// The claims, as Leases in the operator's namespace, plus the pairs this process has seen
@@ -134,26 +177,24 @@ impl Claims {
         }
     }
 
-    /// Claims the invite's account in `organization_id` for it: whether the invite owns the
-    /// pair now (first claim wins; a vanished holder's claim is taken over). An invite the API
-    /// server has not stored yet (no UID) owns nothing.
-    pub async fn claim(
-        &self,
-        organization_id: &str,
-        invite: &AwsAccountInvite,
-        invites: &Store<AwsAccountInvite>,
-    ) -> Result<bool, kube::Error> {
-        let Some(me) = Claimant::of(invite) else {
+    /// Claims `key` for `object`: whether the object owns it now (first claim wins; a
+    /// vanished holder's claim is taken over). An object the API server has not stored yet (no
+    /// UID) owns nothing.
+    pub async fn claim<K>(&self, key: &ClaimKey, object: &K, store: &Store<K>) -> Result<bool, kube::Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let Some(me) = Claimant::of(object) else {
             return Ok(false);
         };
-        let name = lease_name(organization_id, &invite.spec.account_id);
-        if self.known_owner(&name, &me.uid) {
+        let name = &key.lease;
+        if self.known_owner(name, &me.uid) {
             return Ok(true);
         }
-        let current = self.leases.get_opt(&name).await?;
+        let current = self.leases.get_opt(name).await?;
         let recorded = current.as_ref().and_then(Claimant::recorded_in);
         let live_uid = match &recorded {
-            Some(holder) if holder.uid != me.uid => self.live_uid(holder, invites).await?,
+            Some(holder) if holder.uid != me.uid => self.live_uid(holder, store).await?,
             _ => None,
         };
         let step = claim_step(recorded.as_ref(), &me, live_uid.as_deref());
@@ -161,21 +202,19 @@ impl Claims {
             (ClaimStep::Owned, _) => true,
             (ClaimStep::Taken, _) => false,
             (ClaimStep::Create | ClaimStep::TakeOver, None) => {
-                let lease = claim_lease(&name, organization_id, &invite.spec.account_id, &me, None);
-                match self.leases.create(&post_params(), &lease).await {
+                match self.leases.create(&post_params(), &claim_lease(key, &me, None)).await {
                     Ok(_) => true,
-                    // Another invite claimed it at the same moment: it was first.
+                    // Another object claimed it at the same moment: it was first.
                     Err(kube::Error::Api(e)) if e.code == 409 => false,
                     Err(e) => return Err(e),
                 }
             }
             (ClaimStep::Create | ClaimStep::TakeOver, Some(existing)) => {
                 // Replace under the read's resourceVersion: of two takers, one wins.
-                let version = existing.resource_version();
-                let lease = claim_lease(&name, organization_id, &invite.spec.account_id, &me, version);
-                match self.leases.replace(&name, &post_params(), &lease).await {
+                let lease = claim_lease(key, &me, existing.resource_version());
+                match self.leases.replace(name, &post_params(), &lease).await {
                     Ok(_) => {
-                        tracing::info!(lease = %name, holder = %me.holder_identity(), "account claim taken over");
+                        tracing::info!(lease = %name, holder = %me.holder_identity(), "claim taken over");
                         true
                     }
                     Err(kube::Error::Api(e)) if e.code == 409 => false,
@@ -184,37 +223,36 @@ impl Claims {
             }
         };
         if owned {
-            self.remember(&name, Some(&me.uid));
+            self.remember(name, Some(&me.uid));
         }
         Ok(owned)
     }
 
-    /// Whether the invite may act on its account in `organization_id` as its owner: it holds
-    /// the claim, or nobody does (an invite from before claims existed).
-    pub async fn holds(&self, organization_id: &str, invite: &AwsAccountInvite) -> Result<bool, kube::Error> {
-        let Some(me) = Claimant::of(invite) else {
+    /// Whether `object` may act on `key` as its owner: it holds the claim, or nobody does (an
+    /// object from before claims existed).
+    pub async fn holds<K: Resource>(&self, key: &ClaimKey, object: &K) -> Result<bool, kube::Error> {
+        let Some(me) = Claimant::of(object) else {
             return Ok(false);
         };
-        let name = lease_name(organization_id, &invite.spec.account_id);
-        if self.known_owner(&name, &me.uid) {
+        if self.known_owner(&key.lease, &me.uid) {
             return Ok(true);
         }
-        let lease = self.leases.get_opt(&name).await?;
+        let lease = self.leases.get_opt(&key.lease).await?;
         Ok(lease
             .as_ref()
             .and_then(Claimant::recorded_in)
             .is_none_or(|holder| holder.uid == me.uid))
     }
 
-    /// Releases the invite's claim, if it holds it: whether it did (then other invites naming
-    /// the account may claim it).
-    pub async fn release(&self, organization_id: &str, invite: &AwsAccountInvite) -> Result<bool, kube::Error> {
-        let Some(me) = Claimant::of(invite) else {
+    /// Releases `object`'s claim on `key`, if it holds it: whether it did (then other objects
+    /// naming the pair may claim it).
+    pub async fn release<K: Resource>(&self, key: &ClaimKey, object: &K) -> Result<bool, kube::Error> {
+        let Some(me) = Claimant::of(object) else {
             return Ok(false);
         };
-        let name = lease_name(organization_id, &invite.spec.account_id);
-        self.remember(&name, None);
-        let Some(lease) = self.leases.get_opt(&name).await? else {
+        let name = &key.lease;
+        self.remember(name, None);
+        let Some(lease) = self.leases.get_opt(name).await? else {
             return Ok(false);
         };
         if Claimant::recorded_in(&lease).is_none_or(|holder| holder.uid != me.uid) {
@@ -227,7 +265,7 @@ impl Claims {
             }),
             ..DeleteParams::default()
         };
-        match self.leases.delete(&name, &params).await {
+        match self.leases.delete(name, &params).await {
             Ok(_) => Ok(true),
             // Gone already, or changed hands since the read: not ours to delete.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(false),
@@ -235,21 +273,20 @@ impl Claims {
         }
     }
 
-    /// The UID of the invite now at `holder`'s namespace/name: the store's if it shows the
+    /// The UID of the object now at `holder`'s namespace/name: the store's if it shows the
     /// holder, else the API server's (the store may lag behind a new object).
-    async fn live_uid(
-        &self,
-        holder: &Claimant,
-        invites: &Store<AwsAccountInvite>,
-    ) -> Result<Option<String>, kube::Error> {
-        let cached = invites
+    async fn live_uid<K>(&self, holder: &Claimant, store: &Store<K>) -> Result<Option<String>, kube::Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let cached = store
             .get(&ObjectRef::new(&holder.name).within(&holder.namespace))
-            .and_then(|i| i.uid());
+            .and_then(|o| o.uid());
         if cached.as_deref() == Some(holder.uid.as_str()) {
             return Ok(cached);
         }
-        let api: Api<AwsAccountInvite> = Api::namespaced(self.client.clone(), &holder.namespace);
-        Ok(api.get_opt(&holder.name).await?.and_then(|i| i.uid()))
+        let api: Api<K> = Api::namespaced(self.client.clone(), &holder.namespace);
+        Ok(api.get_opt(&holder.name).await?.and_then(|o| o.uid()))
     }
 }
 
@@ -260,26 +297,20 @@ fn post_params() -> PostParams {
     }
 }
 
-/// The claim Lease recording `me` as the holder of (organization, account).
-fn claim_lease(
-    name: &str,
-    organization_id: &str,
-    account_id: &str,
-    me: &Claimant,
-    resource_version: Option<String>,
-) -> Lease {
+/// The claim Lease recording `me` as the holder of `key`.
+fn claim_lease(key: &ClaimKey, me: &Claimant, resource_version: Option<String>) -> Lease {
     let labels = BTreeMap::from([
         ("app.kubernetes.io/managed-by".to_owned(), MANAGER.to_owned()),
         (CLAIM_LABEL.to_owned(), "account".to_owned()),
     ]);
     let annotations = BTreeMap::from([
         (CLAIMANT_UID_ANNOTATION.to_owned(), me.uid.clone()),
-        ("awsinvite.io/organization-id".to_owned(), organization_id.to_owned()),
-        ("awsinvite.io/account-id".to_owned(), account_id.to_owned()),
+        ("awsinvite.io/organization-id".to_owned(), key.organization_id.clone()),
+        ("awsinvite.io/subject".to_owned(), key.subject.clone()),
     ]);
     Lease {
         metadata: ObjectMeta {
-            name: Some(name.to_owned()),
+            name: Some(key.lease.clone()),
             labels: Some(labels),
             annotations: Some(annotations),
             resource_version,
@@ -329,20 +360,37 @@ mod tests {
     }
 
     #[test]
+    fn a_transfer_claims_its_customer_by_account_or_by_email_whatever_its_case() {
+        let by_id = ClaimKey::transfer_customer("o-exampleorg1", "444455556666");
+        assert_eq!(by_id.lease, "claim-transfer-o-exampleorg1-444455556666");
+        let by_email = ClaimKey::transfer_customer("o-exampleorg1", "Billing+Acme@Example.com");
+        // Email addresses are compared case-insensitively (docs/billing-transfer.md), and are
+        // no object names: a digest names the Lease.
+        assert_eq!(
+            by_email,
+            ClaimKey::transfer_customer("o-exampleorg1", "billing+acme@example.com")
+        );
+        assert!(by_email.lease.starts_with("claim-transfer-o-exampleorg1-email-"));
+        assert_eq!(by_email.lease.len(), "claim-transfer-o-exampleorg1-email-".len() + 16);
+        assert!(
+            by_email
+                .lease
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        );
+        assert_ne!(
+            by_email,
+            ClaimKey::transfer_customer("o-exampleorg1", "other@example.com")
+        );
+    }
+
+    #[test]
     fn a_lease_records_its_claimant() {
         let me = claimant("team-a", "acme", "uid-a");
-        let lease = claim_lease(
-            "claim-o-exampleorg1-222222222222",
-            "o-exampleorg1",
-            "222222222222",
-            &me,
-            None,
-        );
+        let key = ClaimKey::account("o-exampleorg1", "222222222222");
+        assert_eq!(key.lease, "claim-o-exampleorg1-222222222222");
+        let lease = claim_lease(&key, &me, None);
         assert_eq!(Claimant::recorded_in(&lease), Some(me));
-        assert_eq!(
-            lease_name("o-exampleorg1", "222222222222"),
-            "claim-o-exampleorg1-222222222222"
-        );
         // A Lease without the annotation (e.g. someone else's) records no claimant.
         let mut foreign = lease;
         foreign.metadata.annotations = None;

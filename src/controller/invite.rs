@@ -14,6 +14,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use super::claims::ClaimKey;
 use super::context::organization_key;
 use super::finalizer::{self, Stage};
 use super::{Context, Error, MANAGER};
@@ -120,7 +121,14 @@ async fn observe<'a>(
 ) -> Result<(Observation<'a>, Option<Connected>), Error> {
     let (mut profile, mut connected) = profile_view(invite, ctx).await?;
     if let (ProfileView::Ready { organization_id, .. }, Some(_)) = (&profile, &connected)
-        && !ctx.claims.claim(organization_id, invite, &ctx.invites).await?
+        && !ctx
+            .claims
+            .claim(
+                &ClaimKey::account(organization_id, &invite.spec.account_id),
+                invite,
+                &ctx.invites,
+            )
+            .await?
     {
         // Another invite owns the account here: nothing about it is read or done.
         profile = ProfileView::AccountClaimed;
@@ -634,17 +642,17 @@ fn confirmed_by(invite: &AwsAccountInvite) -> Option<String> {
 /// it; an invite that does not own the account touches nothing in AWS (docs/security.md,
 /// "Account claims").
 async fn cleanup(invite: &AwsAccountInvite, ctx: &Context) -> Result<(), Error> {
-    let organization_id = claim_organization(invite, ctx);
-    let owner = match &organization_id {
-        Some(organization_id) => ctx.claims.holds(organization_id, invite).await?,
+    let claim = claim_organization(invite, ctx).map(|o| ClaimKey::account(&o, &invite.spec.account_id));
+    let owner = match &claim {
+        Some(claim) => ctx.claims.holds(claim, invite).await?,
         // No organization known: no claim can have been made for it.
         None => true,
     };
     if owner {
         cancel_pending(invite, ctx).await?;
     }
-    if let Some(organization_id) = &organization_id
-        && ctx.claims.release(organization_id, invite).await?
+    if let Some(claim) = &claim
+        && ctx.claims.release(claim, invite).await?
     {
         ctx.wake_claimants(invite);
     }

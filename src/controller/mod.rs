@@ -167,7 +167,11 @@ pub async fn run(
     let transfer_store = transfers.store();
     let transfer_gauges = transfer::report_gauges(transfer_store.clone(), ctx.config.metrics.clone(), shutdown.clone());
     let (transfer_wake_tx, transfer_wake_rx) = tokio::sync::mpsc::unbounded_channel();
-    let transfer_ctx = Arc::new(transfer::TransferContext::new(ctx.clone(), transfer_wake_tx));
+    let transfer_ctx = Arc::new(transfer::TransferContext::new(
+        ctx.clone(),
+        transfer_wake_tx,
+        transfer_store.clone(),
+    ));
     // A transfer poller names the customers whose transfers changed: wake their BillingTransfers.
     let woken_store = transfer_store.clone();
     let transfer_wakes = tokio_stream::wrappers::UnboundedReceiverStream::new(transfer_wake_rx).flat_map(

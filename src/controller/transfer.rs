@@ -26,6 +26,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::claims::ClaimKey;
 use super::finalizer::{self, Stage};
 use super::parts::Pollers;
 use super::{Context, Error, MANAGER};
@@ -54,13 +55,20 @@ pub struct TransferContext {
     pub(super) pollers: Pollers,
     /// Where a poller sends (profile, customers whose transfers changed).
     pub wake: UnboundedSender<(String, Vec<String>)>,
+    /// The BillingTransfers' cache (whether a claim's holder still exists).
+    store: Store<BillingTransfer>,
 }
 
 impl TransferContext {
     /// A context around `base`; the pollers wake transfers through `wake`.
-    pub fn new(base: Arc<Context>, wake: UnboundedSender<(String, Vec<String>)>) -> Self {
+    pub fn new(
+        base: Arc<Context>,
+        wake: UnboundedSender<(String, Vec<String>)>,
+        store: Store<BillingTransfer>,
+    ) -> Self {
         Self {
             base,
+            store,
             observer: TransferObserver::new(),
             pollers: Pollers::default(),
             wake,
@@ -132,6 +140,7 @@ pub(super) async fn reconcile(t: Arc<BillingTransfer>, ctx: Arc<TransferContext>
         Stage::Apply => run(t.clone(), &ctx, false).await?,
         Stage::Cleanup => {
             run(t.clone(), &ctx, true).await?;
+            release_claim(&t, &ctx).await?;
             finalizer::remove(&api, t.as_ref()).await?;
             Requeue::await_change()
         }
@@ -146,6 +155,35 @@ pub(super) fn error_policy(t: Arc<BillingTransfer>, error: &Error, ctx: Arc<Tran
     tracing::warn!(transfer = %k, reason = error.reason(), error = %error, "billing transfer reconcile failed");
     ctx.base.config.metrics.reconcile_error(KIND, error.reason());
     Requeue::requeue(ctx.base.backoff.failed(k))
+}
+
+/// The transfer's claim on its customer in the profile's organization (docs/security.md,
+/// "Account claims"); `None` before the profile's status names its organization.
+fn claim_key(t: &BillingTransfer, profile: &BillingProfile) -> Option<ClaimKey> {
+    let organization_id = profile.status.as_ref()?.organization_id.as_deref()?;
+    let customer = t.spec.management_account_id.as_deref().or(t.spec.email.as_deref())?;
+    Some(ClaimKey::transfer_customer(organization_id, customer))
+}
+
+/// After a deleted transfer's cleanup: releases its claim, if it held it, and wakes the
+/// transfers naming the same customer (one of them may own it now).
+async fn release_claim(t: &BillingTransfer, ctx: &TransferContext) -> Result<(), Error> {
+    let Some(profile) = ctx
+        .base
+        .profiles
+        .get(&ObjectRef::<BillingProfile>::new(&t.spec.billing_profile))
+    else {
+        return Ok(());
+    };
+    let Some(claim) = claim_key(t, &profile) else {
+        return Ok(());
+    };
+    if ctx.base.claims.release(&claim, t).await? {
+        for profile in ctx.base.profiles.state() {
+            let _ = ctx.wake.send((profile.name_any(), vec![claim.subject.clone()]));
+        }
+    }
+    Ok(())
 }
 
 /// The profile as this transfer sees it, and its clients when Ready.
@@ -172,6 +210,12 @@ async fn profile_of(
     if ready.is_none_or(|c| c.status != "True") {
         let message = ready.map_or_else(|| Reason::NotChecked.to_string(), |c| c.reason.clone());
         return Ok((TransferProfile::NotReady { message }, None));
+    }
+    if let Some(claim) = claim_key(t, &profile)
+        && !ctx.base.claims.claim(&claim, t, &ctx.store).await?
+    {
+        // Another transfer owns this customer here: nothing about it is read or done.
+        return Ok((TransferProfile::Claimed, None));
     }
     match ctx.base.connect(&profile).await {
         Ok(c) => Ok((TransferProfile::Ready, Some(c))),

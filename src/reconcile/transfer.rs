@@ -34,6 +34,9 @@ pub const IN_EFFECT: &str = "InEffect";
 pub const ACCEPT_LEAD: SignedDuration = SignedDuration::from_hours(24);
 /// Requeue while waiting for something the operator does not watch.
 const SLOW_REQUEUE: Duration = Duration::from_secs(300);
+/// How often a transfer stalled on another transfer's claim looks again (the owner's release
+/// wakes it at once; this covers an owner gone without releasing).
+const CLAIM_REQUEUE: Duration = Duration::from_secs(300);
 
 /// The billing profile as seen from one transfer.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +48,9 @@ pub enum TransferProfile {
     /// The profile cannot reach its organization. `message` is its reason only: the profile's
     /// detail is for its administrators, not for the transfer's namespace (docs/security.md).
     NotReady { message: String },
+    /// The profile is Ready, but another BillingTransfer owns this customer in its
+    /// organization (docs/security.md, "Account claims"): nothing about it is read or done.
+    Claimed,
     /// Ready.
     Ready,
 }
@@ -123,6 +129,8 @@ pub enum TransferReason {
     TransferNotFound,
     /// AWS refused the invitation (the message names AWS's reason).
     InvitationRefused,
+    /// Another BillingTransfer owns this customer for the profile's organization.
+    AccountClaimed,
 }
 
 impl TransferReason {
@@ -148,6 +156,7 @@ impl TransferReason {
             Self::EndMonthNotYetOpen => Reason::EndMonthNotYetOpen,
             Self::TransferNotFound => Reason::TransferNotFound,
             Self::InvitationRefused => Reason::InvitationRefused,
+            Self::AccountClaimed => Reason::AccountClaimed,
         }
     }
 
@@ -173,6 +182,7 @@ impl TransferReason {
             Self::EndMonthNotYetOpen => "EndMonthNotYetOpen",
             Self::TransferNotFound => "TransferNotFound",
             Self::InvitationRefused => "InvitationRefused",
+            Self::AccountClaimed => "AccountClaimed",
         }
     }
 }
@@ -332,6 +342,20 @@ pub fn decide_transfer(obs: &TransferObservation<'_>) -> TransferPlan {
                      owner to add the namespace to spec.allowedNamespaces"
                 ),
             };
+            plan.release = obs.deleting;
+            return plan;
+        }
+        TransferProfile::Claimed => {
+            plan.standing = TransferStanding::Stalled {
+                reason: TransferReason::AccountClaimed,
+                message: format!(
+                    "Another BillingTransfer already owns this customer for BillingProfile {profile:?}'s organization; \
+                     this transfer sends, adopts, withdraws and reads nothing about it"
+                ),
+            };
+            // The owner's release wakes it; an owner gone without releasing is noticed here.
+            plan.requeue_after = Some(CLAIM_REQUEUE);
+            // Deleted, it touches nothing in AWS: the transfer is the owner's.
             plan.release = obs.deleting;
             return plan;
         }
