@@ -26,6 +26,7 @@ async fn a_shutdown_is_a_clean_stop_and_no_controller_failure_is_counted() {
         "BillingTransfer",
         "invite-gauges",
         "transfer-gauges",
+        "pollers",
     ] {
         let line = format!(r#"aws_invite_controller_failures_total{{controller="{controller}"}} 0"#);
         assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");

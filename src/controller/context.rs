@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::claims::Claims;
 use super::connections::Connections;
-use super::parts::{Backoff, IamChecks, MembershipCache, Pollers, ReconcileTimer, SendLocks};
+use super::parts::{Backoff, IamChecks, MembershipCache, PollerFailures, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};
 use crate::api::{AwsAccountInvite, BillingProfile, InvitePhase};
 use crate::aws::{AwsCallObserver, AwsError, Changes, HandshakeObserver, ProfileClients, spawn_profile_poller};
@@ -39,6 +39,8 @@ pub struct Context {
     pub(super) claims: Claims,
     connections: Connections,
     pollers: Pollers,
+    /// Where every poller's panic is reported (the transfer pollers' too).
+    pub(super) poller_failures: PollerFailures,
     recorder: Recorder,
     wake: UnboundedSender<ObjectRef<AwsAccountInvite>>,
 }
@@ -50,6 +52,7 @@ impl Context {
         invites: Store<AwsAccountInvite>,
         profiles: Store<BillingProfile>,
         wake: UnboundedSender<ObjectRef<AwsAccountInvite>>,
+        poller_failures: PollerFailures,
     ) -> Self {
         let reporter = Reporter {
             controller: MANAGER.to_owned(),
@@ -70,7 +73,8 @@ impl Context {
             membership: MembershipCache::new(MEMBERSHIP_TTL),
             iam_checks: IamChecks::new(iam_ttl),
             connections: Connections::default(),
-            pollers: Pollers::default(),
+            pollers: Pollers::new("handshake", poller_failures.clone()),
+            poller_failures,
             wake,
         }
     }
@@ -122,7 +126,7 @@ impl Context {
                         ctx.wake_changed(&name, &changes);
                     }
                 },
-            );
+            )
         });
     }
 

@@ -70,7 +70,7 @@ pub enum Error {
     Invalid { kind: &'static str, what: &'static str },
     /// A controller (or the gauges) stopped on its own: its stream ended before shutdown, or
     /// it panicked. The process exits non-zero on it.
-    #[error("the {controller} controller {how}")]
+    #[error("{controller}: {how}")]
     ControllerFailed { controller: &'static str, how: String },
 }
 
@@ -119,12 +119,15 @@ pub async fn run(
     let profiles = Controller::for_stream(profile_stream, profile_store.clone())
         .with_config(ControllerRuntimeConfig::default().concurrency(2));
 
+    // A poller task that panics is reported here, and stops the operator as a controller would.
+    let (poller_failures, mut poller_failed) = mpsc::unbounded_channel::<String>();
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
         invite_store.clone(),
         profile_store,
         wake_tx,
+        poller_failures,
     ));
 
     let by_profile = invite_store.clone();
@@ -208,12 +211,50 @@ pub async fn run(
     tracing::info!("controllers started");
     // One part stopping on its own (its stream ended, or it panicked) stops them all with an
     // error naming it, rather than leaving the operator running half-alive.
+    let pollers_stop = shutdown.clone();
+    let pollers = async move {
+        tokio::select! {
+            failure = poller_failed.recv() => failure.map_or(Ok(()), Err),
+            () = pollers_stop => Ok(()),
+        }
+    };
     let parts: Vec<supervise::Part> = vec![
-        (controller_names::INVITES, Box::pin(invites)),
-        (controller_names::PROFILES, Box::pin(profiles)),
-        (controller_names::TRANSFERS, Box::pin(transfers)),
-        (controller_names::INVITE_GAUGES, Box::pin(gauges)),
-        (controller_names::TRANSFER_GAUGES, Box::pin(transfer_gauges)),
+        (
+            controller_names::INVITES,
+            Box::pin(async move {
+                invites.await;
+                Ok(())
+            }),
+        ),
+        (
+            controller_names::PROFILES,
+            Box::pin(async move {
+                profiles.await;
+                Ok(())
+            }),
+        ),
+        (
+            controller_names::TRANSFERS,
+            Box::pin(async move {
+                transfers.await;
+                Ok(())
+            }),
+        ),
+        (
+            controller_names::INVITE_GAUGES,
+            Box::pin(async move {
+                gauges.await;
+                Ok(())
+            }),
+        ),
+        (
+            controller_names::TRANSFER_GAUGES,
+            Box::pin(async move {
+                transfer_gauges.await;
+                Ok(())
+            }),
+        ),
+        (controller_names::POLLERS, Box::pin(pollers)),
     ];
     let metrics = ctx.config.metrics.clone();
     let stopping = shutdown.clone();
@@ -239,8 +280,10 @@ pub mod controller_names {
     pub const INVITE_GAUGES: &str = "invite-gauges";
     /// The task refreshing `aws_invite_billing_transfers`.
     pub const TRANSFER_GAUGES: &str = "transfer-gauges";
+    /// The per-profile handshake and transfer pollers (a panic of any one of them).
+    pub const POLLERS: &str = "pollers";
     /// Every part, in a stable order.
-    pub const ALL: [&str; 5] = [INVITES, PROFILES, TRANSFERS, INVITE_GAUGES, TRANSFER_GAUGES];
+    pub const ALL: [&str; 6] = [INVITES, PROFILES, TRANSFERS, INVITE_GAUGES, TRANSFER_GAUGES, POLLERS];
 }
 
 fn config_concurrency(ctx: &Context) -> u16 {

@@ -101,15 +101,38 @@ struct Poller {
     stop: CancellationToken,
 }
 
-/// The running handshake pollers, one per profile, each tagged with the connection it uses.
-#[derive(Default)]
-pub(super) struct Pollers(Mutex<HashMap<String, Poller>>);
+/// Where a poller task that panicked is reported: the supervisor stops the operator on it
+/// ([`super::supervise`]), as it does for a controller; the text names the poller.
+pub(super) type PollerFailures = tokio::sync::mpsc::UnboundedSender<String>;
+
+/// The running pollers of one kind (`what`: "handshake", "transfer"), one per profile, each
+/// tagged with the connection it uses.
+pub(super) struct Pollers {
+    what: &'static str,
+    running: Mutex<HashMap<String, Poller>>,
+    failures: PollerFailures,
+}
 
 impl Pollers {
+    /// No pollers yet; a poller's panic is sent to `failures`.
+    pub(super) fn new(what: &'static str, failures: PollerFailures) -> Self {
+        Self {
+            what,
+            running: Mutex::default(),
+            failures,
+        }
+    }
+
     /// Starts `profile`'s poller with `start` unless one runs for connection `key`; a poller of
-    /// an older connection is stopped first.
-    pub(super) fn ensure(&self, profile: &str, key: String, start: impl FnOnce(CancellationToken)) {
-        let mut pollers = locked(&self.0);
+    /// an older connection is stopped first. A panic of the task `start` spawns is reported to
+    /// the supervisor (a poller that died silently would leave its invites unwoken).
+    pub(super) fn ensure(
+        &self,
+        profile: &str,
+        key: String,
+        start: impl FnOnce(CancellationToken) -> tokio::task::JoinHandle<()>,
+    ) {
+        let mut pollers = locked(&self.running);
         if pollers.get(profile).is_some_and(|p| p.key == key) {
             return;
         }
@@ -117,20 +140,30 @@ impl Pollers {
             old.stop.cancel();
         }
         let stop = CancellationToken::new();
-        start(stop.clone());
+        let task = start(stop.clone());
+        let (what, name, failures) = (self.what, profile.to_owned(), self.failures.clone());
+        tokio::spawn(async move {
+            if let Err(err) = task.await
+                && err.is_panic()
+            {
+                let panic = err.into_panic();
+                let message = super::supervise::panic_message(panic.as_ref());
+                let _ = failures.send(format!("{what} poller of BillingProfile {name:?} panicked: {message}"));
+            }
+        });
         pollers.insert(profile.to_owned(), Poller { key, stop });
     }
 
     /// Stops `profile`'s poller, if any.
     pub(super) fn stop(&self, profile: &str) {
-        if let Some(p) = locked(&self.0).remove(profile) {
+        if let Some(p) = locked(&self.running).remove(profile) {
             p.stop.cancel();
         }
     }
 
     /// Stops every poller (shutdown).
     pub(super) fn stop_all(&self) {
-        for (_, p) in locked(&self.0).drain() {
+        for (_, p) in locked(&self.running).drain() {
             p.stop.cancel();
         }
     }
@@ -191,6 +224,30 @@ impl Drop for ReconcileTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_poller_that_panics_is_reported_naming_it() {
+        let (failures, mut reported) = tokio::sync::mpsc::unbounded_channel();
+        let pollers = Pollers::new("handshake", failures);
+        pollers.ensure("payer-main", "k1".into(), |_stop| {
+            tokio::spawn(async {
+                tokio::task::yield_now().await;
+                panic!("sweep blew up");
+            })
+        });
+        let report = reported.recv().await.expect("reported");
+        assert_eq!(
+            report,
+            r#"handshake poller of BillingProfile "payer-main" panicked: sweep blew up"#
+        );
+        // A poller stopped on purpose is not a failure.
+        pollers.ensure("other", "k1".into(), |stop| {
+            tokio::spawn(async move { stop.cancelled().await })
+        });
+        pollers.stop_all();
+        drop(pollers);
+        assert_eq!(reported.recv().await, None, "nothing else reported");
+    }
 
     #[test]
     fn backoff_grows_and_resets() {

@@ -16,11 +16,12 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::Error;
 use crate::telemetry::Metrics;
 
-/// A named long-running part.
-pub(super) type Part = (&'static str, Pin<Box<dyn Future<Output = ()> + Send>>);
+/// A named long-running part: it ends with `Ok` (at shutdown) or `Err` with what failed (the
+/// pollers' part reports a poller's panic this way).
+pub(super) type Part = (&'static str, Pin<Box<dyn Future<Output = Result<(), String>> + Send>>);
 
 /// Runs every part until all have ended. A part that ends while `stopping()` is false (before
-/// shutdown), or that panics at any time, ends the run at once with
+/// shutdown), reports a failure, or panics, ends the run at once with
 /// [`Error::ControllerFailed`] naming it; the other parts are dropped (stopped).
 pub(super) async fn supervise(parts: Vec<Part>, stopping: impl Fn() -> bool, metrics: &Metrics) -> Result<(), Error> {
     let mut running: FuturesUnordered<_> = parts
@@ -33,8 +34,9 @@ pub(super) async fn supervise(parts: Vec<Part>, stopping: impl Fn() -> bool, met
         .collect();
     while let Some((name, outcome)) = running.next().await {
         let how = match outcome {
-            Ok(()) if stopping() => continue,
-            Ok(()) => "ended before shutdown".to_owned(),
+            Ok(Ok(())) if stopping() => continue,
+            Ok(Ok(())) => "ended before shutdown".to_owned(),
+            Ok(Err(failure)) => failure,
             Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
         };
         tracing::error!(
@@ -49,7 +51,7 @@ pub(super) async fn supervise(parts: Vec<Part>, stopping: impl Fn() -> bool, met
 }
 
 /// The text a panic was raised with (`panic!("...")` carries a `&str` or a `String`).
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
+pub(super) fn panic_message(panic: &(dyn Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()
@@ -68,6 +70,20 @@ mod tests {
         (name, Box::pin(futures::future::pending()))
     }
 
+    #[tokio::test]
+    async fn a_part_reporting_a_failure_fails_the_run_with_it() {
+        let metrics = Metrics::new();
+        let reports: Part = (
+            "pollers",
+            Box::pin(async { Err("handshake poller of \"p\" panicked: x".to_owned()) }),
+        );
+        let err = supervise(vec![reports, pending("BillingProfile")], || true, &metrics)
+            .await
+            .expect_err("a reported failure fails the run, even while stopping");
+        assert_eq!(err.to_string(), r#"pollers: handshake poller of "p" panicked: x"#);
+        assert!(failures(&metrics, "pollers"));
+    }
+
     fn failures(metrics: &Metrics, controller: &str) -> bool {
         let line = format!(r#"aws_invite_controller_failures_total{{controller="{controller}"}} 1"#);
         metrics.encode().expect("encodes").lines().any(|l| l == line)
@@ -76,7 +92,7 @@ mod tests {
     #[tokio::test]
     async fn a_controller_whose_stream_ends_fails_the_run_naming_it() {
         let metrics = Metrics::new();
-        let ended: Part = ("BillingTransfer", Box::pin(async {}));
+        let ended: Part = ("BillingTransfer", Box::pin(async { Ok(()) }));
         let parts = vec![pending("AwsAccountInvite"), pending("BillingProfile"), ended];
         let result = supervise(parts, || false, &metrics).await;
         match result {
@@ -97,7 +113,7 @@ mod tests {
             "AwsAccountInvite",
             Box::pin(async {
                 tokio::task::yield_now().await;
-                panic!("reconcile blew up");
+                panic!("reconcile blew up")
             }),
         );
         let result = supervise(vec![panics, pending("BillingProfile")], || false, &metrics).await;
@@ -118,6 +134,7 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = futures::FutureExt::shared(async move {
             let _ = stopped.await;
+            Ok::<(), String>(())
         });
         let flag = stopping.clone();
         let parts: Vec<Part> = vec![

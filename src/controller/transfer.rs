@@ -67,10 +67,10 @@ impl TransferContext {
         store: Store<BillingTransfer>,
     ) -> Self {
         Self {
+            pollers: Pollers::new("transfer", base.poller_failures.clone()),
             base,
             store,
             observer: TransferObserver::new(),
-            pollers: Pollers::default(),
             wake,
         }
     }
@@ -94,7 +94,7 @@ impl TransferContext {
                 move |customers| {
                     let _ = wake.send((name.clone(), customers));
                 },
-            );
+            )
         });
     }
 
