@@ -2315,4 +2315,68 @@ mod tests {
         assert!(Pattern::compile("x${aws:username}", true, true).is_err());
         assert!(Pattern::compile("x${*}", true, true).is_ok_and(|p| p.matches("x*") && !p.matches("xy")));
     }
+
+    fn any_piece() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            Just("*".to_owned()),
+            Just("arn:aws:iam::454464851268:root".to_owned()),
+            Just("454464851268".to_owned()),
+            Just("arn:aws:iam::*:role/?x${*}${aws:username}".to_owned()),
+            Just("sts:AssumeRole".to_owned()),
+            Just("${".to_owned()),
+            "\\PC{0,12}",
+        ];
+        let leaf = prop_oneof![
+            text.prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            let keys = prop_oneof![
+                Just("Effect".to_owned()),
+                Just("Principal".to_owned()),
+                Just("NotPrincipal".to_owned()),
+                Just("AWS".to_owned()),
+                Just("Action".to_owned()),
+                Just("NotAction".to_owned()),
+                Just("Condition".to_owned()),
+                Just("StringEquals".to_owned()),
+                Just("StringLike".to_owned()),
+                Just("ForAnyValue:StringLike".to_owned()),
+                Just("StringEqualsIfExists".to_owned()),
+                Just("Null".to_owned()),
+                Just("sts:ExternalId".to_owned()),
+                Just("aws:PrincipalArn".to_owned()),
+                "\\PC{0,8}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// A trust policy is an AWS answer written by the member account's owner: whatever it
+        /// holds, evaluating it never panics (issue 12, item 6).
+        #[test]
+        fn evaluate_never_panics(
+            statements in proptest::collection::vec(any_piece(), 0..4),
+            version in proptest::option::of(proptest::prop_oneof![proptest::strategy::Just("2012-10-17"), proptest::strategy::Just("2008-10-17"), proptest::strategy::Just("x")]),
+            raw in "\\PC{0,64}",
+            external_id in proptest::option::of("\\PC{0,12}"),
+        ) {
+            let mut doc = serde_json::json!({"Statement": statements});
+            if let Some(v) = version {
+                doc["Version"] = serde_json::Value::from(v);
+            }
+            for principal in ["arn:aws:iam::454464851268:root", "454464851268", "arn:aws:iam::454464851268:role/x"] {
+                let _ = evaluate(&doc.to_string(), principal, external_id.as_deref());
+                let _ = evaluate(&raw, principal, external_id.as_deref());
+            }
+        }
+    }
 }
