@@ -307,7 +307,8 @@ pub struct ManualConfirmation {
     /// The user who confirmed: the `awsinvite.io/iam-access-confirmed-by` annotation, which the
     /// chart's admission policy holds to the requesting user's name. Without that annotation, the
     /// field manager that last set the confirmation (from managedFields): a client-chosen name,
-    /// not a verified user.
+    /// not a verified user. Recorded only when it is 1 to 253 characters without control
+    /// characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_by: Option<String>,
     /// When the operator first saw the confirmation.

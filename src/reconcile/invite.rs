@@ -11,8 +11,8 @@ use super::conditions::{self as cond, Reason};
 use super::standing::{self, Joined, Standing};
 use crate::api::{
     AwsAccountInviteSpec, AwsAccountInviteStatus, HISTORY_LIMIT, HandshakeRecord, HandshakeStatus,
-    IAM_ACCESS_CONFIRMED_ANNOTATION, IamAccess, IamVerification, InvitePhase, MIN_REINVITE_INTERVAL_SECS,
-    ManualConfirmation, REINVITE_ANNOTATION, check_reinvite_value, parse_duration,
+    IAM_ACCESS_CONFIRMED_ANNOTATION, IAM_ACCESS_CONFIRMED_BY_ANNOTATION, IamAccess, IamVerification, InvitePhase,
+    MIN_REINVITE_INTERVAL_SECS, ManualConfirmation, REINVITE_ANNOTATION, check_reinvite_value, parse_duration,
 };
 use crate::handshake::{Handshake, HandshakeState};
 use crate::reason::EventReason;
@@ -1002,14 +1002,36 @@ fn manual_iam(obs: &Observation<'_>, mut plan: Plan, joined: Option<Joined>, iam
         );
         return waiting_on_iam(obs, plan, joined, Reason::AwaitingManualConfirmation, message);
     };
-    let by = who.as_ref().map(|w| format!(" by {w}")).unwrap_or_default();
+    // Without the chart's admission policy, the confirmed-by annotation may hold anything up to
+    // the annotation size limit: only a plausible user name is copied into status and messages.
+    let (who, by) = match who.as_deref() {
+        Some(name) if is_user_name(name) => (Some(name.to_owned()), format!(" by {name}")),
+        Some(_) => (
+            None,
+            format!(
+                " (annotation {IAM_ACCESS_CONFIRMED_BY_ANNOTATION} not recorded: not a user name of at most \
+                 {MAX_USER_NAME_LEN} characters)"
+            ),
+        ),
+        None => (None, String::new()),
+    };
     let message = format!("IAM access to role {} confirmed by hand{by}", iam.role_name);
     plan.status.iam_access_confirmation = Some(ManualConfirmation {
-        confirmed_by: who.clone(),
+        confirmed_by: who,
         confirmed_at: Time(obs.now),
     });
     plan.note(false, EventReason::IamAccessConfirmed, message.clone());
     iam_done(obs, plan, joined, Reason::ConfirmedManually, message)
+}
+
+/// The longest confirmer name recorded (a Kubernetes object name's limit; user names from
+/// certificates, OIDC or service accounts fit).
+const MAX_USER_NAME_LEN: usize = 253;
+
+/// Whether `name` may be recorded as who confirmed: 1 to [`MAX_USER_NAME_LEN`] characters, no
+/// control characters.
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().count() <= MAX_USER_NAME_LEN && !name.chars().any(char::is_control)
 }
 
 /// Automatic verification: the operator checks the role in the member account, again and

@@ -569,6 +569,30 @@ fn manual_iam_access_needs_the_annotation() {
             .and_then(|c| c.confirmed_by.as_deref()),
         Some("alice@example.com")
     );
+    // Without the admission policy the annotation may hold anything: never copied unbounded.
+    let huge = "x".repeat(100_000);
+    for bad in [huge.as_str(), "alice\nmallory"] {
+        obs.iam_confirmed = Some(Some(bad.to_owned()));
+        let plan = act(decide(&obs));
+        assert_eq!(plan.status.phase, Some(InvitePhase::Ready), "still confirmed");
+        let confirmation = plan.status.iam_access_confirmation.as_ref().expect("recorded");
+        assert_eq!(confirmation.confirmed_by, None, "{bad:.20?} is not recorded");
+        for text in plan
+            .status
+            .conditions
+            .iter()
+            .map(|c| c.message.as_str())
+            .chain(plan.events.iter().map(|e| e.message.as_str()))
+        {
+            assert!(!text.contains(bad) && text.len() < 2048, "{text:.100}");
+        }
+        let iam = cond::find(&plan.status.conditions, cond::IAM_ACCESS_VERIFIED).expect("condition");
+        assert!(
+            iam.message.contains(IAM_ACCESS_CONFIRMED_BY_ANNOTATION),
+            "{}",
+            iam.message
+        );
+    }
 }
 
 #[test]
