@@ -10,11 +10,8 @@
 mod support;
 
 use aws_invite_operator::api::{AwsAccountInvite, BillingTransfer, InvitePhase, TransferPhase};
-use chrono::Datelike;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, Patch};
-use kube::runtime::wait::await_condition;
-use orgs_emulator::{SeedAccount, SeedOrganization};
 use serde_json::json;
 use support::*;
 
@@ -57,29 +54,7 @@ async fn create_b(h: &Harness, name: &str, account: &str, resend: bool) {
 }
 
 async fn wait_b(h: &Harness, name: &str, what: &str, check: impl Fn(&AwsAccountInvite) -> bool) -> AwsAccountInvite {
-    let cond = move |obj: Option<&AwsAccountInvite>| obj.is_some_and(&check);
-    match tokio::time::timeout(DEADLINE, await_condition(team_b(h), name, cond)).await {
-        Ok(Ok(Some(invite))) => invite,
-        other => {
-            let current = team_b(h).get(name).await.ok();
-            panic!(
-                "invite {TEAM_B}/{name} never reached {what}: {other:?}\nstatus: {:#?}",
-                current.and_then(|i| i.status)
-            )
-        }
-    }
-}
-
-/// Waits until the object `name` is gone (its finalizer's cleanup done), or fails with `what`.
-async fn gone<K>(api: Api<K>, name: &str, what: &str)
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
-    let absent = |obj: Option<&K>| obj.is_none();
-    tokio::time::timeout(DEADLINE, await_condition(api, name, absent))
-        .await
-        .expect(what)
-        .expect("watch");
+    wait_object(team_b(h), name, what, check).await
 }
 
 fn stalled_on_claim(invite: &AwsAccountInvite) -> bool {
@@ -143,7 +118,7 @@ async fn a_tenant_cannot_adopt_cancel_resend_or_probe_another_tenants_account() 
         .delete("acme-b", &DeleteParams::default())
         .await
         .expect("delete");
-    gone(team_b(&h), "acme-b", "B deleted in time").await;
+    wait_gone(team_b(&h), "acme-b", "B deleted in time").await;
     assert_eq!(
         calls(&h, "CancelHandshake").await,
         0,
@@ -261,17 +236,7 @@ async fn wait_transfer(
     what: &str,
     check: impl Fn(&BillingTransfer) -> bool,
 ) -> BillingTransfer {
-    let cond = move |obj: Option<&BillingTransfer>| obj.is_some_and(&check);
-    match tokio::time::timeout(DEADLINE, await_condition(transfers(h, namespace), name, cond)).await {
-        Ok(Ok(Some(t))) => t,
-        other => {
-            let current = transfers(h, namespace).get(name).await.ok();
-            panic!(
-                "transfer {namespace}/{name} never reached {what}: {other:?}\nstatus: {:#?}",
-                current.and_then(|t| t.status)
-            )
-        }
-    }
+    wait_object(transfers(h, namespace), name, what, check).await
 }
 
 fn transfer_phase(t: &BillingTransfer) -> Option<TransferPhase> {
@@ -282,20 +247,8 @@ fn transfer_phase(t: &BillingTransfer) -> Option<TransferPhase> {
 async fn a_tenant_cannot_adopt_or_cancel_another_tenants_billing_transfer() {
     let h = Harness::start().await;
     shared_profile(&h).await;
-    h.aws
-        .add_organization(&SeedOrganization {
-            id: Some("o-claimcust01".into()),
-            management_account: SeedAccount::new(CUSTOMER),
-            members: vec![],
-            account_quota: None,
-            feature_set: None,
-        })
-        .await
-        .expect("customer organization");
-    // AWS takes the next month or the one after as the start: two months after the emulator's.
-    let now = h.aws.clock().await.expect("clock").now;
-    let index = now.year() * 12 + now.month0() as i32 + 2;
-    let start_month = format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1);
+    add_customer_organization(&h, "o-claimcust01", CUSTOMER).await;
+    let (start_month, _) = emulator_month(&h, 2).await;
     let invitations = || async {
         h.aws
             .calls_for("InviteOrganizationToTransferResponsibility")
@@ -339,7 +292,7 @@ async fn a_tenant_cannot_adopt_or_cancel_another_tenants_billing_transfer() {
         .delete("globex-b", &DeleteParams::default())
         .await
         .expect("delete");
-    gone(transfers(&h, TEAM_B), "globex-b", "B deleted in time").await;
+    wait_gone(transfers(&h, TEAM_B), "globex-b", "B deleted in time").await;
     assert_eq!(
         calls(&h, "CancelHandshake").await,
         0,
@@ -358,7 +311,7 @@ async fn a_tenant_cannot_adopt_or_cancel_another_tenants_billing_transfer() {
         .delete("globex", &DeleteParams::default())
         .await
         .expect("delete A");
-    gone(transfers(&h, NAMESPACE), "globex", "A deleted in time").await;
+    wait_gone(transfers(&h, NAMESPACE), "globex", "A deleted in time").await;
     assert!(leases.get_opt(&claim).await.expect("lease").is_none(), "claim kept");
     h.stop().await;
 }

@@ -9,9 +9,8 @@ mod support;
 use std::time::Duration;
 
 use aws_invite_operator::api::{BillingTransfer, TransferPhase};
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::Utc;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::await_condition;
 use orgs_emulator::{SeedAccount, SeedOrganization};
 use serde_json::json;
 use support::*;
@@ -45,12 +44,7 @@ async fn customers(h: &Harness) {
 
 /// "YYYY-MM" of the month `n` months after the emulator's current month, and its first instant.
 async fn month(h: &Harness, n: i32) -> (String, chrono::DateTime<Utc>) {
-    let now = h.aws.clock().await.expect("clock").now;
-    let i = now.year() * 12 + now.month0() as i32 + n;
-    let start = Utc
-        .with_ymd_and_hms(i.div_euclid(12), i.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
-        .unwrap();
-    (start.format("%Y-%m").to_string(), start)
+    emulator_month(h, n).await
 }
 
 async fn create(h: &Harness, ns: &str, name: &str, spec: serde_json::Value) -> Result<BillingTransfer, kube::Error> {
@@ -69,17 +63,7 @@ async fn wait(
     what: &str,
     check: impl Fn(&BillingTransfer) -> bool,
 ) -> BillingTransfer {
-    let cond = move |obj: Option<&BillingTransfer>| obj.is_some_and(&check);
-    match tokio::time::timeout(DEADLINE, await_condition(transfers(h, ns), name, cond)).await {
-        Ok(Ok(Some(t))) => t,
-        other => {
-            let current = transfers(h, ns).get(name).await.ok();
-            panic!(
-                "transfer {name} never reached {what}: {other:?}\nstatus: {:#?}",
-                current.and_then(|t| t.status)
-            )
-        }
-    }
+    wait_object(transfers(h, ns), name, what, check).await
 }
 
 async fn wait_phase(h: &Harness, ns: &str, name: &str, phase: TransferPhase) -> BillingTransfer {

@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_invite_operator::api::{AwsAccountInvite, BillingProfile, BillingTransfer, InvitePhase, TransferPhase};
-use chrono::{Datelike, TimeZone};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use orgs_emulator::{SeedAccount, SeedOrganization, SeedRole};
+use orgs_emulator::SeedRole;
 use serde_json::{Value, json};
 use support::*;
 
@@ -499,21 +498,9 @@ fn transfer_has(t: &BillingTransfer, type_: &str, status: &str, reason: &str) ->
 async fn collect_transfers(h: &Harness, cases: &mut Cases) {
     let customers = ["610000000001", "610000000002", "610000000003", "610000000004"];
     for (i, mgmt) in customers.iter().enumerate() {
-        h.aws
-            .add_organization(&SeedOrganization {
-                id: Some(format!("o-healthcust{i:02}")),
-                management_account: SeedAccount::new(*mgmt),
-                members: vec![],
-                account_quota: None,
-                feature_set: None,
-            })
-            .await
-            .expect("customer organization");
+        add_customer_organization(h, &format!("o-healthcust{i:02}"), mgmt).await;
     }
-    // AWS takes the next month or the one after as the start: two months after the emulator's.
-    let now = h.aws.clock().await.expect("clock").now;
-    let index = now.year() * 12 + now.month0() as i32 + 2;
-    let start_month = format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1);
+    let (start_month, first) = emulator_month(h, 2).await;
     let [awaiting, accepted, declined, deleting] = customers;
     create_transfer(h, "transfer-awaiting", PROFILE, awaiting, &start_month, &[]).await;
     create_transfer(h, "transfer-accepted", PROFILE, accepted, &start_month, &[]).await;
@@ -684,10 +671,6 @@ async fn collect_transfers(h: &Harness, cases: &mut Cases) {
 
     // The start month begins (both clocks move past it): in effect. Last, as it moves time.
     let start = h.aws.clock().await.expect("clock").now;
-    let first = chrono::Utc
-        .with_ymd_and_hms(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
-        .single()
-        .expect("month start");
     h.aws
         .advance_clock(Duration::from_secs(((first - start).num_seconds() + 3600) as u64))
         .await

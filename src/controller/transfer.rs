@@ -12,7 +12,7 @@
 //! decision on it, so a transfer that an earlier run (or replica) sent and did not record is
 //! adopted, never sent again; the transfer ID is written to status right after the call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,6 +165,11 @@ fn claim_key(t: &BillingTransfer, profile: &BillingProfile) -> Option<ClaimKey> 
     Some(ClaimKey::transfer_customer(organization_id, customer))
 }
 
+/// The customer a transfer claims (any case; [`ClaimKey::subject`] is its lowercase form).
+fn claim_subject(t: &BillingTransfer) -> Option<&str> {
+    t.spec.management_account_id.as_deref().or(t.spec.email.as_deref())
+}
+
 /// After a deleted transfer's cleanup: releases its claim, if it held it, and wakes the
 /// transfers naming the same customer (one of them may own it now).
 async fn release_claim(t: &BillingTransfer, ctx: &TransferContext) -> Result<(), Error> {
@@ -179,8 +184,19 @@ async fn release_claim(t: &BillingTransfer, ctx: &TransferContext) -> Result<(),
         return Ok(());
     };
     if ctx.base.claims.release(&claim, t).await? {
-        for profile in ctx.base.profiles.state() {
-            let _ = ctx.wake.send((profile.name_any(), vec![claim.subject.clone()]));
+        // Only where another transfer waits on the claim: a wake names (profile, customer), so
+        // it also reaches this transfer, whose cached copy may still show it being deleted.
+        let waiting: BTreeSet<String> = ctx
+            .store
+            .state()
+            .iter()
+            .filter(|other| {
+                other.uid() != t.uid() && claim_subject(other).is_some_and(|c| c.eq_ignore_ascii_case(&claim.subject))
+            })
+            .map(|other| other.spec.billing_profile.clone())
+            .collect();
+        for profile in waiting {
+            let _ = ctx.wake.send((profile, vec![claim.subject.clone()]));
         }
     }
     Ok(())

@@ -400,3 +400,62 @@ fn merge(base: &mut serde_json::Value, extra: serde_json::Value) {
         }
     }
 }
+
+/// Waits until the object `name` of `api` satisfies `check`, or fails naming `what` with the
+/// object as it last was.
+pub async fn wait_object<K>(api: Api<K>, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let cond = move |obj: Option<&K>| obj.is_some_and(&check);
+    match tokio::time::timeout(DEADLINE, await_condition(api.clone(), name, cond)).await {
+        Ok(Ok(Some(object))) => object,
+        other => {
+            let current = api.get(name).await.ok();
+            panic!("{name} never reached {what}: {other:?}\nlast: {current:#?}")
+        }
+    }
+}
+
+/// Waits until the object `name` of `api` is gone (its finalizer's cleanup done), or fails
+/// naming `what`. (`kube::runtime::wait::conditions::is_deleted` needs the object's UID: with
+/// an empty one it holds at once.)
+pub async fn wait_gone<K>(api: Api<K>, name: &str, what: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let absent = |obj: Option<&K>| obj.is_none();
+    match tokio::time::timeout(DEADLINE, await_condition(api, name, absent)).await {
+        Ok(Ok(_)) => {}
+        other => panic!("{name} never gone ({what}): {other:?}"),
+    }
+}
+
+/// Adds a customer organization `id` with management account `management_account` and no
+/// members (a BillingTransfer's customer).
+pub async fn add_customer_organization(h: &Harness, id: &str, management_account: &str) {
+    h.aws
+        .add_organization(&SeedOrganization {
+            id: Some(id.into()),
+            management_account: SeedAccount::new(management_account),
+            members: vec![],
+            account_quota: None,
+            feature_set: None,
+        })
+        .await
+        .expect("customer organization");
+}
+
+/// The month (`YYYY-MM`) `n` months after the emulator clock's, and its first instant (UTC).
+/// AWS takes the next month or the one after as a billing transfer's start: `n` = 2 is always
+/// open.
+pub async fn emulator_month(h: &Harness, n: i32) -> (String, chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, TimeZone};
+    let now = h.aws.clock().await.expect("clock").now;
+    let index = now.year() * 12 + now.month0() as i32 + n;
+    let first = chrono::Utc
+        .with_ymd_and_hms(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1, 0, 0, 0)
+        .single()
+        .expect("a month's first instant");
+    (first.format("%Y-%m").to_string(), first)
+}
