@@ -12,23 +12,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use aws_invite_operator::api::BillingProfileSpec;
-use aws_invite_operator::aws::ProfileClients;
-use aws_invite_operator::runtime::install_crypto_provider;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
-use kube::Api;
-use kube::api::PostParams;
-use kube_testenv::TestEnv;
-use orgs_emulator::{
-    Emulator, EmulatorConfig, Seed, SeedAccount, SeedOrganization, SeedPodIdentityAssociation, SeedRole,
-};
-use serde_json::json;
+mod support;
 
-/// testenv's `--service-account-issuer`.
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+use std::ffi::OsStr;
+
+use orgs_emulator::{Emulator, EmulatorConfig, Seed, SeedPodIdentityAssociation};
+use support::ambient::{
+    AmbientProfile, ISSUER, cluster_with_service_accounts, install_doc_block, issuer_keys, lone_organization, role,
+    set_pod_environment, split_role_arn, token,
+};
 
 /// docs/install.md's "EKS Pod Identity": the role's trust policy and the association
 /// (namespace, ServiceAccount, role ARN) its `aws eks create-pod-identity-association` makes.
@@ -40,19 +32,7 @@ struct DocumentedPodIdentity {
 }
 
 fn documented() -> DocumentedPodIdentity {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/install.md")).unwrap();
-    let section = doc
-        .split("\n### EKS Pod Identity\n")
-        .nth(1)
-        .expect("docs/install.md has a section '### EKS Pod Identity'");
-    let section = section.split("\n### ").next().unwrap();
-    let block = |lang: &str| {
-        let start = section
-            .find(&format!("```{lang}\n"))
-            .unwrap_or_else(|| panic!("a ```{lang} block in the Pod Identity section"));
-        let body = &section[start + lang.len() + 4..];
-        body[..body.find("```").unwrap()].to_string()
-    };
+    let block = |lang: &str| install_doc_block("EKS Pod Identity", lang);
     let command = block("sh");
     let flag = |name: &str| {
         command
@@ -70,71 +50,21 @@ fn documented() -> DocumentedPodIdentity {
     }
 }
 
-async fn token(env: &TestEnv, namespace: &str, service_account: &str, audience: &str) -> String {
-    let api: Api<ServiceAccount> = Api::namespaced(env.client(), namespace);
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![audience.to_string()],
-            expiration_seconds: Some(600),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    api.create_token_request(service_account, &PostParams::default(), &request)
-        .await
-        .expect("TokenRequest")
-        .status
-        .expect("token status")
-        .token
-}
-
 #[tokio::test]
 async fn pod_identity_tokens_against_the_documented_association_and_trust_policy() {
-    install_crypto_provider();
-    let env = TestEnv::start().await.expect("control plane starts");
-    let client = env.client();
-    let crb: ClusterRoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "service-account-issuer-discovery-public"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:service-account-issuer-discovery"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}]
-    }))
-    .unwrap();
-    Api::<ClusterRoleBinding>::all(client.clone())
-        .create(&PostParams::default(), &crb)
-        .await
-        .unwrap();
     let doc = documented();
-    env.create_namespace(&doc.namespace, Vec::<(String, String)>::new())
-        .await
-        .unwrap();
-    let sa_api: Api<ServiceAccount> = Api::namespaced(client.clone(), &doc.namespace);
-    for name in [doc.service_account.as_str(), "someone-else"] {
-        let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-        sa_api.create(&PostParams::default(), &sa).await.unwrap();
-    }
+    let env = cluster_with_service_accounts(&doc.namespace, &[&doc.service_account, "someone-else"]).await;
 
-    let rest = doc.role_arn.strip_prefix("arn:aws:iam::").unwrap();
-    let (account, role_name) = rest.split_once(":role/").unwrap();
-    let role = |trust_policy: &str| SeedRole {
-        account_id: account.to_string(),
-        name: role_name.to_string(),
-        path: None,
-        trust_policy: serde_json::Value::String(trust_policy.to_string()),
-        max_session_duration: None,
-    };
+    let (account, role_name) = split_role_arn(&doc.role_arn);
+    let role = |trust_policy: &str| role(&account, &role_name, trust_policy);
+    let (jwks_url, jwks_ca_file) = issuer_keys(&env);
     let seed = Seed {
-        organizations: vec![SeedOrganization {
-            id: None,
-            management_account: SeedAccount::new(account),
-            members: vec![],
-            account_quota: None,
-            feature_set: None,
-        }],
+        organizations: vec![lone_organization(&account)],
         roles: vec![role(&doc.trust_policy)],
         pod_identity_associations: vec![SeedPodIdentityAssociation {
             cluster_issuer: ISSUER.into(),
-            jwks_url: Some(format!("{}/openid/v1/jwks", env.server_url())),
-            jwks_ca_file: Some(env.dir().join("certs/apiserver.crt").display().to_string()),
+            jwks_url,
+            jwks_ca_file,
             public_key_file: None,
             namespace: doc.namespace.clone(),
             service_account: doc.service_account.clone(),
@@ -142,12 +72,8 @@ async fn pod_identity_tokens_against_the_documented_association_and_trust_policy
         }],
         ..Seed::default()
     };
-    let emulator = Emulator::start(EmulatorConfig {
-        seed,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emulator = Emulator::start(EmulatorConfig::with_seed(seed)).await.unwrap();
+    let url = emulator.url();
 
     // What EKS's webhook puts into the pod for Pod Identity (the agent's address there is
     // http://169.254.170.23/v1/credentials; the SDK accepts plain HTTP to loopback too).
@@ -156,42 +82,24 @@ async fn pod_identity_tokens_against_the_documented_association_and_trust_policy
     // its only test; the SDK reads the variables later, on this thread's runtime).
     #[allow(unsafe_code)]
     unsafe {
-        std::env::set_var(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("{}/v1/credentials", emulator.url()),
+        set_pod_environment(
+            &[
+                (
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    OsStr::new(&format!("{url}/v1/credentials")),
+                ),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.as_os_str()),
+            ],
+            &["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"],
         );
-        std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        for var in [
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_PROFILE",
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-        ] {
-            std::env::remove_var(var);
-        }
     }
-    let spec: BillingProfileSpec = serde_json::from_value(json!({
-        "managementAccountId": account,
-        "endpointUrl": emulator.url(),
-    }))
-    .unwrap();
-    let who = async |token: &str| {
-        std::fs::write(&token_file, token).unwrap();
-        let clients = ProfileClients::connect(&spec, None).await.expect("clients");
-        clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map(|out| out.arn().unwrap_or_default().to_string())
-            .map_err(|e| DisplayErrorContext(e).to_string())
-    };
+    let profile = AmbientProfile::new(&account, &url, token_file);
 
     let good = token(&env, &doc.namespace, &doc.service_account, "pods.eks.amazonaws.com").await;
-    let arn = who(&good).await.expect("the projected token is exchanged for the role");
+    let arn = profile
+        .caller(&good)
+        .await
+        .expect("the projected token is exchanged for the role");
     assert_eq!(
         arn,
         format!(
@@ -214,7 +122,7 @@ async fn pod_identity_tokens_against_the_documented_association_and_trust_policy
         ),
     ];
     for (case, token, status) in &refused {
-        let err = who(token).await.expect_err(case);
+        let err = profile.caller(token).await.expect_err(case);
         eprintln!("{case}: {}", err.split(" (").next().unwrap_or_default());
         assert!(err.contains(status), "{case}: expected HTTP {status}, got {err}");
     }
@@ -222,7 +130,10 @@ async fn pod_identity_tokens_against_the_documented_association_and_trust_policy
     let without_tag_session = doc.trust_policy.replace(", \"sts:TagSession\"", "");
     assert_ne!(without_tag_session, doc.trust_policy);
     emulator.control().add_role(&role(&without_tag_session)).await.unwrap();
-    let err = who(&good).await.expect_err("trust policy without sts:TagSession");
+    let err = profile
+        .caller(&good)
+        .await
+        .expect_err("trust policy without sts:TagSession");
     assert!(err.contains("403"), "{err}");
     emulator.shutdown().await;
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ambient;
+
 use std::time::Duration;
 
 use aws_invite_operator::api::{self, AwsAccountInvite, BillingProfile, InvitePhase};
