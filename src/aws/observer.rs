@@ -9,7 +9,7 @@ use super::error::{AwsError, ErrorClass};
 use super::handshake_index::{Changes, HandshakeIndex};
 use super::membership_index::MembershipIndex;
 use super::organizations::MemberAccount;
-use super::sweep_gate::{SweepGates, When, spawn_poller};
+use super::sweep_gate::{Observer, SweepGates, When, spawn_poller};
 use crate::handshake::Handshake;
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -96,10 +96,7 @@ impl HandshakeObserver {
     /// `last_error` is set and the error is returned. Waits for a sweep of the same profile
     /// already in flight, then sweeps anyway (the caller wants a list made after its call).
     pub async fn refresh(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        self.sweeps
-            .run(profile, When::Now, || self.is_synced(profile), sweep)
-            .await
+        self.sweep_when(When::Now, profile, clients, now).await
     }
 
     /// Makes sure `profile` has had a successful sweep: returns at once when it has; otherwise
@@ -107,65 +104,7 @@ impl HandshakeObserver {
     /// sweeping only when no sweep ended since this call began. A sweep that failed while this
     /// call waited returns its error (no second sweep right behind a failed one).
     pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        let synced = || self.is_synced(profile);
-        self.sweeps
-            .run(profile, When::Unsynced, synced, sweep)
-            .await
-            .map(|_| ())
-    }
-
-    /// The poller's sweep: like [`Self::refresh`], but skipped (no change reported) when a
-    /// sweep of the profile succeeded less than `min_gap` ago, e.g. the one a reconcile made
-    /// through [`Self::sync`] just before the poller's first tick.
-    pub async fn refresh_if_due(
-        &self,
-        profile: &str,
-        clients: &ProfileClients,
-        now: Timestamp,
-        min_gap: Duration,
-    ) -> Result<Changes, AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        let synced = || self.is_synced(profile);
-        self.sweeps.run(profile, When::Due(min_gap), synced, sweep).await
-    }
-
-    /// One sweep, without the lock (the callers hold it).
-    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
-        match clients.list_invite_handshakes().await {
-            Ok(list) => {
-                // Listed after the handshakes: an ACCEPTED handshake of this sweep has its
-                // account among these members unless it left since.
-                let members = match clients.list_accounts().await {
-                    Ok(members) => Some(members),
-                    Err(e) => {
-                        tracing::warn!(profile = %profile, reason = %e.reason(), error = %e,
-                            "membership sweep (ListAccounts) failed; membership is asked per account");
-                        None
-                    }
-                };
-                Ok(self.apply_sweep(profile, list, members, now))
-            }
-            Err(e) => {
-                let mut views = self.write();
-                match views.get_mut(profile) {
-                    Some(v) => v.last_error = Some(SweepError::new(&e, now)),
-                    None => {
-                        // No successful sweep yet: nothing to serve, but keep the error visible.
-                        views.insert(
-                            profile.to_string(),
-                            ProfileView {
-                                index: HandshakeIndex::default(),
-                                members: None,
-                                refreshed_at: Timestamp::UNIX_EPOCH,
-                                last_error: Some(SweepError::new(&e, now)),
-                            },
-                        );
-                    }
-                }
-                Err(e)
-            }
-        }
+        self.sweep_when(When::Unsynced, profile, clients, now).await.map(|_| ())
     }
 
     /// Installs the result of a sweep made at `now` (what [`Self::refresh`] does after the
@@ -262,11 +201,64 @@ impl HandshakeObserver {
     }
 }
 
-/// Runs `observer.refresh` for `profile` every `interval` until `stop` is cancelled, calling
-/// `wake` with the accounts whose handshakes changed (not called when nothing changed); a failed
-/// sweep is logged and kept as the view's `last_error`. The first sweep is made at once, unless
-/// a reconcile's [`HandshakeObserver::sync`] swept less than half an interval ago. `now`
-/// gives the current time (the wall clock in production). The task ends when `stop` is cancelled.
+impl Observer for HandshakeObserver {
+    type Changed = Changes;
+    const WHAT: &'static str = "handshake";
+
+    fn gates(&self) -> &SweepGates {
+        &self.sweeps
+    }
+
+    fn synced(&self, profile: &str) -> bool {
+        self.is_synced(profile)
+    }
+
+    /// ListHandshakesForOrganization (ActionType=INVITE, all pages), then ListAccounts; on
+    /// failure of the first the previous index stays and `last_error` is set.
+    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
+        match clients.list_invite_handshakes().await {
+            Ok(list) => {
+                // Listed after the handshakes: an ACCEPTED handshake of this sweep has its
+                // account among these members unless it left since.
+                let members = match clients.list_accounts().await {
+                    Ok(members) => Some(members),
+                    Err(e) => {
+                        tracing::warn!(profile = %profile, reason = %e.reason(), error = %e,
+                            "membership sweep (ListAccounts) failed; membership is asked per account");
+                        None
+                    }
+                };
+                Ok(self.apply_sweep(profile, list, members, now))
+            }
+            Err(e) => {
+                let mut views = self.write();
+                match views.get_mut(profile) {
+                    Some(v) => v.last_error = Some(SweepError::new(&e, now)),
+                    None => {
+                        // No successful sweep yet: nothing to serve, but keep the error visible.
+                        views.insert(
+                            profile.to_string(),
+                            ProfileView {
+                                index: HandshakeIndex::default(),
+                                members: None,
+                                refreshed_at: Timestamp::UNIX_EPOCH,
+                                last_error: Some(SweepError::new(&e, now)),
+                            },
+                        );
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Runs the handshake sweep ([`HandshakeObserver::refresh`]) for `profile` every `interval`
+/// until `stop` is cancelled, calling `wake` with the accounts whose handshakes changed (not
+/// called when nothing changed); a failed sweep is logged and kept as the view's `last_error`.
+/// The first sweep is made at once, unless a reconcile's [`HandshakeObserver::sync`] swept less
+/// than half an interval ago. `now` gives the current time (the wall clock in production). The
+/// task ends when `stop` is cancelled.
 pub fn spawn_profile_poller<W, N>(
     observer: HandshakeObserver,
     profile: String,
@@ -280,12 +272,7 @@ where
     W: Fn(Changes) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
-    let name = profile.clone();
-    let sweep = move || {
-        let (observer, clients, profile, at) = (observer.clone(), clients.clone(), name.clone(), now());
-        async move { observer.refresh_if_due(&profile, &clients, at, interval / 2).await }
-    };
-    spawn_poller("handshake", profile, interval, stop, sweep, wake)
+    spawn_poller(observer, profile, clients, interval, stop, now, wake)
 }
 
 #[cfg(test)]

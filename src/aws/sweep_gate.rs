@@ -1,9 +1,11 @@
 //! What the per-profile sweeps share (the handshake sweep in [`super::observer`], the transfer
 //! sweep in [`super::transfer_observer`]): one lock per profile so sweeps of a profile never
-//! overlap, the rule for when a caller sweeps or uses the sweep in flight, and the poller task
-//! that sweeps once per poll interval.
+//! overlap, the rule for when a caller sweeps or uses the sweep in flight ([`Observer`]), and
+//! the poller task that sweeps once per poll interval ([`spawn_poller`]).
 
+use super::client::ProfileClients;
 use super::error::AwsError;
+use jiff::Timestamp;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -93,23 +95,66 @@ impl SweepGates {
     }
 }
 
-/// Calls `sweep` every `interval` until `stop` is cancelled, and `wake` with what changed (not
-/// when nothing did); a failed sweep is logged as `what` ("handshake", "transfer").
-pub(super) fn spawn_poller<S, Fut, W, C>(
-    what: &'static str,
+/// A per-profile observer: its sweeps of a profile go through the profile's [`SweepGates`]
+/// lock, as [`When`] says.
+pub(super) trait Observer: Clone + Send + Sync + 'static {
+    /// What a sweep reports as changed (who to wake).
+    type Changed: Changed + Send;
+    /// What it sweeps, for the logs ("handshake", "transfer").
+    const WHAT: &'static str;
+
+    /// The observer's sweep locks.
+    fn gates(&self) -> &SweepGates;
+
+    /// Whether `profile` has had a successful sweep.
+    fn synced(&self, profile: &str) -> bool;
+
+    /// One sweep of `profile` made at `now`, without the lock (the callers hold it): installs
+    /// what it listed and returns what changed.
+    fn sweep(
+        &self,
+        profile: &str,
+        clients: &ProfileClients,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Self::Changed, AwsError>> + Send;
+
+    /// Sweeps `profile` under its lock as `when` says (a skipped sweep reports no change).
+    fn sweep_when(
+        &self,
+        when: When,
+        profile: &str,
+        clients: &ProfileClients,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Self::Changed, AwsError>> + Send {
+        self.gates().run(
+            profile,
+            when,
+            move || self.synced(profile),
+            move || self.sweep(profile, clients, now),
+        )
+    }
+}
+
+/// Sweeps `profile` with `observer` every `interval` until `stop` is cancelled, and calls `wake`
+/// with what changed (not when nothing did). A sweep is skipped when one of the profile
+/// succeeded less than half an interval ago (e.g. a reconcile's just before the poller's first
+/// tick); a failed sweep is logged. `now` gives the current time (the wall clock in production).
+pub(super) fn spawn_poller<O, N, W>(
+    observer: O,
     profile: String,
+    clients: ProfileClients,
     interval: Duration,
     stop: CancellationToken,
-    sweep: S,
+    now: N,
     wake: W,
 ) -> tokio::task::JoinHandle<()>
 where
-    S: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<C, AwsError>> + Send,
-    W: Fn(C) + Send + 'static,
-    C: Changed + Send,
+    O: Observer,
+    N: Fn() -> Timestamp + Send + 'static,
+    W: Fn(O::Changed) + Send + 'static,
 {
     tokio::spawn(async move {
+        let what = O::WHAT;
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -119,7 +164,7 @@ where
             }
             let result = tokio::select! {
                 () = stop.cancelled() => break,
-                r = sweep() => r,
+                r = observer.sweep_when(When::Due(interval / 2), &profile, &clients, now()) => r,
             };
             match result {
                 Ok(changed) if !changed.is_nothing() => wake(changed),

@@ -11,7 +11,7 @@
 
 use super::client::ProfileClients;
 use super::error::AwsError;
-use super::sweep_gate::{SweepGates, When, spawn_poller};
+use super::sweep_gate::{Observer, SweepGates, When, spawn_poller};
 use crate::handshake::Handshake;
 use crate::transfer::AwsTransfer;
 use jiff::Timestamp;
@@ -86,41 +86,13 @@ impl TransferObserver {
         clients: &ProfileClients,
         now: Timestamp,
     ) -> Result<Vec<String>, AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        self.sweeps
-            .run(profile, When::Now, || self.is_synced(profile), sweep)
-            .await
+        self.sweep_when(When::Now, profile, clients, now).await
     }
 
     /// Makes sure `profile` has had a successful sweep: at once when it has, else waits for
     /// the sweep in flight and uses it, sweeping only when none succeeded meanwhile.
     pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        let synced = || self.is_synced(profile);
-        self.sweeps
-            .run(profile, When::Unsynced, synced, sweep)
-            .await
-            .map(|_| ())
-    }
-
-    /// The poller's sweep: skipped when one succeeded less than `min_gap` ago (a reconcile's
-    /// [`Self::sync`] or a send's [`Self::refresh`] just before the poller's tick).
-    pub async fn refresh_if_due(
-        &self,
-        profile: &str,
-        clients: &ProfileClients,
-        now: Timestamp,
-        min_gap: Duration,
-    ) -> Result<Vec<String>, AwsError> {
-        let sweep = || self.sweep(profile, clients, now);
-        let synced = || self.is_synced(profile);
-        self.sweeps.run(profile, When::Due(min_gap), synced, sweep).await
-    }
-
-    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
-        let transfers = clients.list_inbound_transfers().await?;
-        let handshakes = clients.list_transfer_handshakes().await?;
-        Ok(self.apply_sweep(profile, transfers, handshakes, now))
+        self.sweep_when(When::Unsynced, profile, clients, now).await.map(|_| ())
     }
 
     /// Installs a sweep made at `now`; returns the customers whose transfers changed. A
@@ -205,6 +177,27 @@ impl TransferObserver {
     }
 }
 
+impl Observer for TransferObserver {
+    type Changed = Vec<String>;
+    const WHAT: &'static str = "transfer";
+
+    fn gates(&self) -> &SweepGates {
+        &self.sweeps
+    }
+
+    fn synced(&self, profile: &str) -> bool {
+        self.is_synced(profile)
+    }
+
+    /// ListInboundResponsibilityTransfers, then the `TRANSFER_RESPONSIBILITY` handshakes (every
+    /// page of each); a failure leaves the view as it was.
+    async fn sweep(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Vec<String>, AwsError> {
+        let transfers = clients.list_inbound_transfers().await?;
+        let handshakes = clients.list_transfer_handshakes().await?;
+        Ok(self.apply_sweep(profile, transfers, handshakes, now))
+    }
+}
+
 /// Sweeps `profile`'s transfers every `interval` until `stop` is cancelled, calling `wake`
 /// with the customers whose transfers changed. The first sweep is made at once unless one
 /// succeeded less than half an interval ago. A failed sweep is logged; the view stays.
@@ -221,12 +214,7 @@ where
     W: Fn(Vec<String>) + Send + 'static,
     N: Fn() -> Timestamp + Send + 'static,
 {
-    let name = profile.clone();
-    let sweep = move || {
-        let (observer, clients, profile, at) = (observer.clone(), clients.clone(), name.clone(), now());
-        async move { observer.refresh_if_due(&profile, &clients, at, interval / 2).await }
-    };
-    spawn_poller("transfer", profile, interval, stop, sweep, wake)
+    spawn_poller(observer, profile, clients, interval, stop, now, wake)
 }
 
 #[cfg(test)]
