@@ -40,12 +40,36 @@ struct Cases {
     list: Vec<Value>,
 }
 
+/// What a case's health should be: Argo CD's status and kstatus's, each with a part of its
+/// message ("" for any), and a known deviation of kstatus's (its status, and why), if any.
 struct Expect {
     argo: &'static str,
     argo_message: &'static str,
     kstatus: &'static str,
     kstatus_message: &'static str,
     deviation: Option<(&'static str, &'static str)>,
+}
+
+impl Expect {
+    /// Argo CD's status and a part of its message (kstatus's: [`Self::kstatus`]).
+    fn argo(status: &'static str, message: &'static str) -> Self {
+        Expect {
+            argo: status,
+            argo_message: message,
+            kstatus: "",
+            kstatus_message: "",
+            deviation: None,
+        }
+    }
+
+    /// kstatus's status and a part of its message ("" for any).
+    fn kstatus(self, status: &'static str, message: &'static str) -> Self {
+        Expect {
+            kstatus: status,
+            kstatus_message: message,
+            ..self
+        }
+    }
 }
 
 impl Cases {
@@ -155,6 +179,26 @@ fn has(invite: &AwsAccountInvite, type_: &str, status: &str, reason: &str) -> bo
     condition(invite, type_).is_some_and(|c| c.0 == status && (reason.is_empty() || c.1 == reason))
 }
 
+/// Waits until the invite `name` has condition `type_` True for `reason`.
+async fn wait_invite_condition(h: &Harness, name: &str, type_: &str, reason: &str) -> AwsAccountInvite {
+    h.wait_invite(name, &format!("{type_} {reason}"), |i| has(i, type_, "True", reason))
+        .await
+}
+
+/// Waits until the profile `name` is not Ready for `reason`.
+async fn wait_profile_not_ready(h: &Harness, name: &str, reason: &str) {
+    h.wait_profile(name, reason, |p| {
+        profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == reason)
+    })
+    .await;
+}
+
+/// Deleted, with only the test's finalizer left: the operator's cleanup is done.
+fn held_after_cleanup(object: &impl Resource) -> bool {
+    let meta = object.meta();
+    meta.deletion_timestamp.is_some() && meta.finalizers.as_deref() == Some(&[HOLD.to_owned()][..])
+}
+
 /// Drives every state and saves the objects; returns the cases.
 async fn collect(h: &Harness) -> Cases {
     let mut cases = Cases::new();
@@ -192,13 +236,7 @@ async fn collect(h: &Harness) -> Cases {
         "invite-awaiting-acceptance",
         "invitation sent, the account owner has not answered",
         raw_invite(h, "awaiting").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "waiting for the account owner to accept",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "waiting for the account owner to accept").kstatus("Current", ""),
     );
 
     // Queued behind the daily budget: a first invitation uses TIGHT's organization's one a day
@@ -220,13 +258,7 @@ async fn collect(h: &Harness) -> Cases {
         "invite-queued-daily-budget",
         "queued behind the profile's invitationsPerDay",
         raw_invite(h, "queued").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "queued",
-            kstatus: "InProgress",
-            kstatus_message: "queued",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "queued").kstatus("InProgress", "queued"),
     );
 
     // Declined, and the policy does not re-invite.
@@ -238,13 +270,7 @@ async fn collect(h: &Harness) -> Cases {
         "invite-stalled-declined",
         "declined; spec.reinvite.onDeclined is false",
         raw_invite(h, "declined").await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "declined",
-            kstatus: "Failed",
-            kstatus_message: "declined",
-            deviation: None,
-        },
+        Expect::argo("Degraded", "declined").kstatus("Failed", "declined"),
     );
 
     // Joined, then waiting for the customer to create the cost tool's role, then Ready.
@@ -261,13 +287,7 @@ async fn collect(h: &Harness) -> Cases {
         "invite-joined-awaiting-iam-role",
         "joined; the customer has not created the IAM role yet",
         raw_invite(h, "ready").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "CloudHealth",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "CloudHealth").kstatus("Current", ""),
     );
     h.aws
         .add_role(&SeedRole {
@@ -292,70 +312,40 @@ async fn collect(h: &Harness) -> Cases {
         "invite-ready",
         "joined and IAM access verified",
         raw_invite(h, "ready").await,
-        Expect {
-            argo: "Healthy",
-            argo_message: "CloudHealth",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Healthy", "CloudHealth").kstatus("Current", ""),
     );
 
-    // The profile does not exist (yet): the invite waits for it, Reconciling.
-    let missing = h
-        .wait_invite("profile-missing", "BillingProfileNotFound", |i| {
-            has(i, "Reconciling", "True", "BillingProfileNotFound")
-        })
-        .await;
-    assert!(has(&missing, "Stalled", "False", ""), "{:?}", missing.status);
-    cases.save(
-        "invite-profile-missing",
-        "names a BillingProfile that does not exist",
-        raw_invite(h, "profile-missing").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "does not exist",
-            kstatus: "InProgress",
-            kstatus_message: "does not exist",
-            deviation: None,
-        },
-    );
-
-    // The profile exists but is not Ready: the invite waits, Reconciling.
-    h.wait_invite("profile-not-ready", "BillingProfileNotReady", |i| {
-        has(i, "Reconciling", "True", "BillingProfileNotReady")
-    })
-    .await;
-    cases.save(
-        "invite-profile-not-ready",
-        "names a BillingProfile whose credentials reach the wrong organization",
-        raw_invite(h, "profile-not-ready").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "is not ready",
-            kstatus: "InProgress",
-            kstatus_message: "is not ready",
-            deviation: None,
-        },
-    );
-
-    // The profile does not allow the namespace: Stalled.
-    h.wait_invite("not-allowed", "Stalled", |i| {
-        has(i, "Stalled", "True", "BillingProfileNotAllowed")
-    })
-    .await;
-    cases.save(
-        "invite-namespace-not-allowed",
-        "the BillingProfile does not allow the invite's namespace",
-        raw_invite(h, "not-allowed").await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "allowedNamespaces",
-            kstatus: "Failed",
-            kstatus_message: "allowedNamespaces",
-            deviation: None,
-        },
-    );
+    // Held by their BillingProfile: it does not exist (yet) or is not Ready (the invite waits for
+    // it, Reconciling), or it does not allow the namespace (Stalled).
+    for (invite, (type_, reason), case, description, expect) in [
+        (
+            "profile-missing",
+            ("Reconciling", "BillingProfileNotFound"),
+            "invite-profile-missing",
+            "names a BillingProfile that does not exist",
+            Expect::argo("Progressing", "does not exist").kstatus("InProgress", "does not exist"),
+        ),
+        (
+            "profile-not-ready",
+            ("Reconciling", "BillingProfileNotReady"),
+            "invite-profile-not-ready",
+            "names a BillingProfile whose credentials reach the wrong organization",
+            Expect::argo("Progressing", "is not ready").kstatus("InProgress", "is not ready"),
+        ),
+        (
+            "not-allowed",
+            ("Stalled", "BillingProfileNotAllowed"),
+            "invite-namespace-not-allowed",
+            "the BillingProfile does not allow the invite's namespace",
+            Expect::argo("Degraded", "allowedNamespaces").kstatus("Failed", "allowedNamespaces"),
+        ),
+    ] {
+        let held = wait_invite_condition(h, invite, type_, reason).await;
+        if type_ == "Reconciling" {
+            assert!(has(&held, "Stalled", "False", ""), "{invite}: {:?}", held.status);
+        }
+        cases.save(case, description, raw_invite(h, invite).await, expect);
+    }
 
     // Deletion: the operator cancels the invitation and lets go; the test's finalizer holds the object.
     h.wait_phase("deleting", InvitePhase::Invited).await;
@@ -363,21 +353,13 @@ async fn collect(h: &Harness) -> Cases {
         .delete("deleting", &DeleteParams::default())
         .await
         .expect("delete");
-    h.wait_invite("deleting", "deleted, operator finalizer released", |i| {
-        i.metadata.deletion_timestamp.is_some() && i.metadata.finalizers.as_deref() == Some(&[HOLD.to_owned()][..])
-    })
-    .await;
+    h.wait_invite("deleting", "deleted, operator finalizer released", held_after_cleanup)
+        .await;
     cases.save(
         "invite-being-deleted",
         "deleted; the operator has canceled the invitation and removed its finalizer",
         raw_invite(h, "deleting").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "Being deleted",
-            kstatus: "Terminating",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "Being deleted").kstatus("Terminating", ""),
     );
     let release = json!({"metadata": {"finalizers": null}});
     h.invites()
@@ -386,49 +368,25 @@ async fn collect(h: &Harness) -> Cases {
         .expect("release the test's finalizer");
 
     // Profiles.
-    h.wait_profile(WRONG_ORG, "WrongOrganization", |p| {
-        profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "WrongOrganization")
-    })
-    .await;
+    wait_profile_not_ready(h, WRONG_ORG, "WrongOrganization").await;
     cases.save(
         "profile-wrong-organization",
         "spec.organizationId differs from the organization the credentials reach",
         raw_profile(h, WRONG_ORG).await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "WrongOrganization: ",
-            kstatus: "Failed",
-            kstatus_message: "o-wrongorg0000",
-            deviation: None,
-        },
+        Expect::argo("Degraded", "WrongOrganization: ").kstatus("Failed", "o-wrongorg0000"),
     );
-    h.wait_profile(DENIED, "AccessDenied", |p| {
-        profile_ready(p).is_some_and(|r| r.0 == "False" && r.1 == "AccessDenied")
-    })
-    .await;
+    wait_profile_not_ready(h, DENIED, "AccessDenied").await;
     cases.save(
         "profile-credentials-refused",
         "spec.credentials.roleArn names a role that cannot be assumed",
         raw_profile(h, DENIED).await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "AccessDenied: ",
-            kstatus: "Failed",
-            kstatus_message: "sts:AssumeRole",
-            deviation: None,
-        },
+        Expect::argo("Degraded", "AccessDenied: ").kstatus("Failed", "sts:AssumeRole"),
     );
     cases.save(
         "profile-ready",
         "the credentials reach the organization the spec names",
         raw_profile(h, PROFILE).await,
-        Expect {
-            argo: "Healthy",
-            argo_message: "OrganizationReached: ",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Healthy", "OrganizationReached: ").kstatus("Current", ""),
     );
     collect_transfers(h, &mut cases).await;
     cases
@@ -464,20 +422,20 @@ async fn wait_transfer(
     what: &str,
     check: impl Fn(&BillingTransfer) -> bool,
 ) -> BillingTransfer {
-    let api = Api::<BillingTransfer>::namespaced(h.env.client(), NAMESPACE);
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let t = api.get(name).await.expect("get transfer");
-        if check(&t) {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "transfer {name} never reached {what}: {:#?}",
-            t.status
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_object(Api::namespaced(h.env.client(), NAMESPACE), name, what, check).await
+}
+
+/// Waits until the transfer `name` is in `phase`.
+async fn wait_transfer_phase(h: &Harness, name: &str, phase: TransferPhase) -> BillingTransfer {
+    wait_transfer(h, name, &format!("{phase:?}"), |t| transfer_phase(t) == Some(phase)).await
+}
+
+/// Waits until the transfer `name` has condition `type_` True for `reason`.
+async fn wait_transfer_condition(h: &Harness, name: &str, type_: &str, reason: &str) {
+    wait_transfer(h, name, &format!("{type_} {reason}"), |t| {
+        transfer_has(t, type_, "True", reason)
+    })
+    .await;
 }
 
 fn transfer_phase(t: &BillingTransfer) -> Option<TransferPhase> {
@@ -518,10 +476,7 @@ async fn collect_transfers(h: &Harness, cases: &mut Cases) {
     .await;
     create_transfer(h, "transfer-not-allowed", CLOSED, "610000000009", &start_month, &[]).await;
 
-    let invited = wait_transfer(h, "transfer-awaiting", "Invited", |t| {
-        transfer_phase(t) == Some(TransferPhase::Invited)
-    })
-    .await;
+    let invited = wait_transfer_phase(h, "transfer-awaiting", TransferPhase::Invited).await;
     assert!(
         transfer_has(&invited, "Reconciling", "False", ""),
         "{:?}",
@@ -532,134 +487,76 @@ async fn collect_transfers(h: &Harness, cases: &mut Cases) {
         "transfer-awaiting-acceptance",
         "billing transfer invitation sent, the customer's management account has not answered",
         raw_transfer(h, "transfer-awaiting").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "to accept the billing transfer invitation",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "to accept the billing transfer invitation").kstatus("Current", ""),
     );
 
-    wait_transfer(h, "transfer-accepted", "Invited", |t| {
-        transfer_phase(t) == Some(TransferPhase::Invited)
-    })
-    .await;
+    wait_transfer_phase(h, "transfer-accepted", TransferPhase::Invited).await;
     h.aws.accept_transfer_for(accepted).await.expect("accept");
-    wait_transfer(h, "transfer-accepted", "Accepted", |t| {
-        transfer_phase(t) == Some(TransferPhase::Accepted)
-    })
-    .await;
+    wait_transfer_phase(h, "transfer-accepted", TransferPhase::Accepted).await;
     cases.save(
         "transfer-accepted",
         "accepted; the transfer starts on the first day of the start month",
         raw_transfer(h, "transfer-accepted").await,
-        Expect {
-            argo: "Healthy",
-            argo_message: "accepted; the payer takes over the bill",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Healthy", "accepted; the payer takes over the bill").kstatus("Current", ""),
     );
 
-    wait_transfer(h, "transfer-declined", "Invited", |t| {
-        transfer_phase(t) == Some(TransferPhase::Invited)
-    })
-    .await;
+    wait_transfer_phase(h, "transfer-declined", TransferPhase::Invited).await;
     h.aws.decline_transfer_for(declined).await.expect("decline");
-    wait_transfer(h, "transfer-declined", "Stalled Declined", |t| {
-        transfer_has(t, "Stalled", "True", "Declined")
-    })
-    .await;
+    wait_transfer_condition(h, "transfer-declined", "Stalled", "Declined").await;
     cases.save(
         "transfer-stalled-declined",
         "declined; spec.reinvite.onDeclined is false",
         raw_transfer(h, "transfer-declined").await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "declined",
-            kstatus: "Failed",
-            kstatus_message: "declined",
-            deviation: None,
-        },
+        Expect::argo("Degraded", "declined").kstatus("Failed", "declined"),
     );
 
-    wait_transfer(h, "transfer-too-early", "Stalled StartMonthTooEarly", |t| {
-        transfer_has(t, "Stalled", "True", "StartMonthTooEarly")
-    })
-    .await;
-    cases.save(
-        "transfer-start-month-too-early",
-        "spec.startMonth's acceptance deadline has passed (admission cannot know today's date)",
-        raw_transfer(h, "transfer-too-early").await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "startMonth 2020-01 is too early",
-            kstatus: "Failed",
-            kstatus_message: "startMonth 2020-01 is too early",
-            deviation: None,
-        },
-    );
-
-    wait_transfer(h, "transfer-profile-missing", "BillingProfileNotFound", |t| {
-        transfer_has(t, "Reconciling", "True", "BillingProfileNotFound")
-    })
-    .await;
-    cases.save(
-        "transfer-profile-missing",
-        "names a BillingProfile that does not exist",
-        raw_transfer(h, "transfer-profile-missing").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "does not exist",
-            kstatus: "InProgress",
-            kstatus_message: "does not exist",
-            deviation: None,
-        },
-    );
-
-    wait_transfer(h, "transfer-not-allowed", "BillingProfileNotAllowed", |t| {
-        transfer_has(t, "Stalled", "True", "BillingProfileNotAllowed")
-    })
-    .await;
-    cases.save(
-        "transfer-namespace-not-allowed",
-        "the BillingProfile does not allow the transfer's namespace",
-        raw_transfer(h, "transfer-not-allowed").await,
-        Expect {
-            argo: "Degraded",
-            argo_message: "allowedNamespaces",
-            kstatus: "Failed",
-            kstatus_message: "allowedNamespaces",
-            deviation: None,
-        },
-    );
+    // Held by their start month (too early: Stalled) or their BillingProfile, as invites are.
+    for (transfer, (type_, reason), case, description, expect) in [
+        (
+            "transfer-too-early",
+            ("Stalled", "StartMonthTooEarly"),
+            "transfer-start-month-too-early",
+            "spec.startMonth's acceptance deadline has passed (admission cannot know today's date)",
+            Expect::argo("Degraded", "startMonth 2020-01 is too early")
+                .kstatus("Failed", "startMonth 2020-01 is too early"),
+        ),
+        (
+            "transfer-profile-missing",
+            ("Reconciling", "BillingProfileNotFound"),
+            "transfer-profile-missing",
+            "names a BillingProfile that does not exist",
+            Expect::argo("Progressing", "does not exist").kstatus("InProgress", "does not exist"),
+        ),
+        (
+            "transfer-not-allowed",
+            ("Stalled", "BillingProfileNotAllowed"),
+            "transfer-namespace-not-allowed",
+            "the BillingProfile does not allow the transfer's namespace",
+            Expect::argo("Degraded", "allowedNamespaces").kstatus("Failed", "allowedNamespaces"),
+        ),
+    ] {
+        wait_transfer_condition(h, transfer, type_, reason).await;
+        cases.save(case, description, raw_transfer(h, transfer).await, expect);
+    }
 
     // Deletion: the operator cancels the invitation and lets go; the test's finalizer holds it.
     let api = Api::<BillingTransfer>::namespaced(h.env.client(), NAMESPACE);
-    wait_transfer(h, "transfer-deleting", "Invited", |t| {
-        transfer_phase(t) == Some(TransferPhase::Invited)
-    })
-    .await;
+    wait_transfer_phase(h, "transfer-deleting", TransferPhase::Invited).await;
     api.delete("transfer-deleting", &DeleteParams::default())
         .await
         .expect("delete");
-    wait_transfer(h, "transfer-deleting", "deleted, operator finalizer released", |t| {
-        t.metadata.deletion_timestamp.is_some() && t.metadata.finalizers.as_deref() == Some(&[HOLD.to_owned()][..])
-    })
+    wait_transfer(
+        h,
+        "transfer-deleting",
+        "deleted, operator finalizer released",
+        held_after_cleanup,
+    )
     .await;
     cases.save(
         "transfer-being-deleted",
         "deleted; the operator has canceled the invitation and removed its finalizer",
         raw_transfer(h, "transfer-deleting").await,
-        Expect {
-            argo: "Progressing",
-            argo_message: "Being deleted",
-            kstatus: "Terminating",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Progressing", "Being deleted").kstatus("Terminating", ""),
     );
     api.patch(
         "transfer-deleting",
@@ -684,21 +581,12 @@ async fn collect_transfers(h: &Harness, cases: &mut Cases) {
     )
     .await
     .expect("touch");
-    wait_transfer(h, "transfer-accepted", "InEffect", |t| {
-        transfer_phase(t) == Some(TransferPhase::InEffect)
-    })
-    .await;
+    wait_transfer_phase(h, "transfer-accepted", TransferPhase::InEffect).await;
     cases.save(
         "transfer-in-effect",
         "accepted and the start month has begun: the payer manages the customer's bill",
         raw_transfer(h, "transfer-accepted").await,
-        Expect {
-            argo: "Healthy",
-            argo_message: "manages and pays the consolidated bill",
-            kstatus: "Current",
-            kstatus_message: "",
-            deviation: None,
-        },
+        Expect::argo("Healthy", "manages and pays the consolidated bill").kstatus("Current", ""),
     );
 }
 
