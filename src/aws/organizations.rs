@@ -141,13 +141,49 @@ fn member_account(account_id: &str, a: &aws_sdk_organizations::types::Account) -
     })
 }
 
-fn malformed(operation: &'static str, what: &str) -> AwsError {
+/// AWS's answer to `operation` lacks `what` (retryable: the next answer may be whole).
+pub(super) fn malformed(operation: &'static str, what: &str) -> AwsError {
     AwsError::local(
         operation,
         ErrorClass::Retryable,
         Reason::AwsUnavailable,
         format!("AWS returned an incomplete {what}"),
     )
+}
+
+/// A request of `operation` the SDK refuses to build from our input (terminal).
+fn invalid_input(operation: &'static str, message: String) -> AwsError {
+    AwsError::local(operation, ErrorClass::Terminal, Reason::InvalidInput, message)
+}
+
+/// The handshake party `id` of `kind` (an invitation's target).
+pub(super) fn party(operation: &'static str, kind: HandshakePartyType, id: &str) -> Result<HandshakeParty, AwsError> {
+    HandshakeParty::builder()
+        .r#type(kind)
+        .id(id)
+        .build()
+        .map_err(|e| invalid_input(operation, e.to_string()))
+}
+
+/// `tags` as the SDK's tags; `None` when there are none (the request then has no Tags).
+pub(super) fn sdk_tags(operation: &'static str, tags: &BTreeMap<String, String>) -> Result<Option<Vec<Tag>>, AwsError> {
+    let tags = tags
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid_input(operation, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if tags.is_empty() { None } else { Some(tags) })
+}
+
+/// The config override of a call the SDK must not retry (an invitation: a retry after a lost
+/// answer could send a second one).
+pub(super) fn without_retries() -> aws_sdk_organizations::config::Builder {
+    aws_sdk_organizations::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
 /// The most pages one paginated sweep follows: 5,000 pages of at most 20 handshakes (the
@@ -202,6 +238,18 @@ impl ProfileClients {
         convert_handshake(h, &self.management_account_id)
     }
 
+    /// The handshake `operation` answered with, converted; an error when it is absent or
+    /// incomplete.
+    pub(super) fn answered_handshake(
+        &self,
+        operation: &'static str,
+        answer: Option<&aws_sdk_organizations::types::Handshake>,
+    ) -> Result<Handshake, AwsError> {
+        answer
+            .and_then(|h| self.convert_handshake(h))
+            .ok_or_else(|| malformed(operation, "handshake"))
+    }
+
     /// DescribeOrganization: the organization the profile's credentials reach.
     pub async fn describe_organization(&self) -> Result<OrganizationInfo, AwsError> {
         const OP: &str = AwsAction::DescribeOrganization.name();
@@ -232,39 +280,20 @@ impl ProfileClients {
     ) -> Result<Handshake, AwsError> {
         const OP: &str = AwsAction::InviteAccountToOrganization.name();
         self.metered(OP, async {
-            let target = HandshakeParty::builder()
-                .r#type(HandshakePartyType::Account)
-                .id(account_id)
-                .build()
-                .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, Reason::InvalidInput, e.to_string()))?;
-            let tags = tags
-                .iter()
-                .map(|(k, v)| {
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| AwsError::local(OP, ErrorClass::Terminal, Reason::InvalidInput, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let target = party(OP, HandshakePartyType::Account, account_id)?;
+            let tags = sdk_tags(OP, tags)?;
             let out = self
                 .orgs
                 .invite_account_to_organization()
                 .target(target)
                 .set_notes(notes.map(str::to_owned))
-                .set_tags(if tags.is_empty() { None } else { Some(tags) })
+                .set_tags(tags)
                 .customize()
-                .config_override(
-                    aws_sdk_organizations::config::Builder::default()
-                        .retry_config(aws_config::retry::RetryConfig::disabled()),
-                )
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(OP, e, invite_reason))?;
-            let mut handshake = out
-                .handshake()
-                .and_then(|h| self.convert_handshake(h))
-                .ok_or_else(|| malformed(OP, "handshake"))?;
+            let mut handshake = self.answered_handshake(OP, out.handshake())?;
             // The invitation went to `account_id`: that is its invitee, whatever the answer's
             // parties say (they may omit it, or list the management account too).
             if handshake.account_id.as_deref().is_some_and(|a| a != account_id) {
@@ -293,9 +322,7 @@ impl ProfileClients {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
-            out.handshake()
-                .and_then(|h| self.convert_handshake(h))
-                .ok_or_else(|| malformed(OP, "handshake"))
+            self.answered_handshake(OP, out.handshake())
         })
         .await
     }
@@ -311,9 +338,7 @@ impl ProfileClients {
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
-            out.handshake()
-                .and_then(|h| self.convert_handshake(h))
-                .ok_or_else(|| malformed(OP, "handshake"))
+            self.answered_handshake(OP, out.handshake())
         })
         .await
     }
@@ -342,40 +367,31 @@ impl ProfileClients {
     /// (docs/architecture.md, "AWS usage and rate limits"); one limiter token per page.
     pub async fn list_accounts(&self) -> Result<Vec<MemberAccount>, AwsError> {
         const OP: &str = AwsAction::ListAccounts.name();
-        let result = async {
-            let mut pages = Pages::new(OP);
-            let mut all = Vec::new();
-            loop {
-                self.limiter.acquire(OP).await;
-                let page = self
-                    .orgs
-                    .list_accounts()
-                    .max_results(20)
-                    .set_next_token(pages.token())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
-                for a in page.accounts() {
-                    let Some(id) = a.id() else {
-                        tracing::warn!("skipping an account listed without an ID");
-                        continue;
-                    };
-                    all.push(MemberAccount {
-                        id: id.to_string(),
-                        status: a.status().map(|s| s.as_str().to_string()),
-                        joined_at: a.joined_timestamp().and_then(to_timestamp),
-                        joined_method: a.joined_method().map(|m| m.as_str().to_string()),
-                    });
-                }
-                if !pages.next(page.next_token())? {
-                    break;
-                }
+        self.list_pages(OP, |token| async move {
+            let page = self
+                .orgs
+                .list_accounts()
+                .max_results(20)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
+            let mut accounts = Vec::new();
+            for a in page.accounts() {
+                let Some(id) = a.id() else {
+                    tracing::warn!("skipping an account listed without an ID");
+                    continue;
+                };
+                accounts.push(MemberAccount {
+                    id: id.to_string(),
+                    status: a.status().map(|s| s.as_str().to_string()),
+                    joined_at: a.joined_timestamp().and_then(to_timestamp),
+                    joined_method: a.joined_method().map(|m| m.as_str().to_string()),
+                });
             }
-            Ok(all)
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+            Ok((accounts, page.next_token))
+        })
+        .await
     }
 
     /// ListHandshakesForOrganization with Filter ActionType=INVITE, all pages. Handshakes AWS
@@ -388,33 +404,55 @@ impl ProfileClients {
     /// token per page; incomplete handshakes are skipped (with a warning).
     pub(super) async fn list_handshakes(&self, action: ActionType) -> Result<Vec<Handshake>, AwsError> {
         const OP: &str = AwsAction::ListHandshakesForOrganization.name();
-        let result = async {
-            let mut all = Vec::new();
-            let mut pages = Pages::new(OP);
-            loop {
-                self.limiter.acquire(OP).await;
-                let page = self
-                    .orgs
-                    .list_handshakes_for_organization()
-                    .filter(HandshakeFilter::builder().action_type(action.clone()).build())
-                    .set_next_token(pages.token())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
-                for h in page.handshakes() {
-                    match self.convert_handshake(h) {
-                        Some(h) => all.push(h),
-                        None => tracing::warn!(handshake = ?h.id(), "skipping an incomplete handshake"),
-                    }
+        let action = &action;
+        self.list_pages(OP, |token| async move {
+            let page = self
+                .orgs
+                .list_handshakes_for_organization()
+                .filter(HandshakeFilter::builder().action_type(action.clone()).build())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
+            let mut handshakes = Vec::new();
+            for h in page.handshakes() {
+                match self.convert_handshake(h) {
+                    Some(h) => handshakes.push(h),
+                    None => tracing::warn!(handshake = ?h.id(), "skipping an incomplete handshake"),
                 }
-                if !pages.next(page.next_token())? {
+            }
+            Ok((handshakes, page.next_token))
+        })
+        .await
+    }
+
+    /// Every page of the list call `operation`, one limiter token per page: `page` sends the
+    /// request for a NextToken (`None` for the first page) and returns the page's items and its
+    /// NextToken, which [`Pages`] follows or ends the list on. The outcome of the whole list
+    /// is recorded with the observer once.
+    pub(super) async fn list_pages<T, Fut>(
+        &self,
+        operation: &'static str,
+        page: impl Fn(Option<String>) -> Fut,
+    ) -> Result<Vec<T>, AwsError>
+    where
+        Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+    {
+        let result = async {
+            let mut pages = Pages::new(operation);
+            let mut all = Vec::new();
+            loop {
+                self.limiter.acquire(operation).await;
+                let (items, next) = page(pages.token()).await?;
+                all.extend(items);
+                if !pages.next(next.as_deref())? {
                     break;
                 }
             }
             Ok(all)
         }
         .await;
-        self.observer.record(OP, outcome(&result));
+        self.observer.record(operation, outcome(&result));
         result
     }
 }

@@ -1,19 +1,16 @@
 //! The AWS Organizations calls of billing transfers (docs/billing-transfer.md), made as the
 //! payer (the bill-transfer side): its transfers are *inbound*.
 
-use super::calls::outcome;
 use super::client::ProfileClients;
-use super::error::{AwsError, ErrorClass};
-use super::organizations::{Pages, to_timestamp};
+use super::error::AwsError;
+use super::organizations::{malformed, party, sdk_tags, to_timestamp, without_retries};
 use crate::handshake::Handshake;
-use crate::reason::Reason;
 use crate::transfer::{AwsTransfer, AwsTransferStatus};
 use aws_sdk_organizations::operation::invite_organization_to_transfer_responsibility::InviteOrganizationToTransferResponsibilityError;
 use aws_sdk_organizations::operation::terminate_responsibility_transfer::TerminateResponsibilityTransferError;
 use aws_sdk_organizations::operation::update_responsibility_transfer::UpdateResponsibilityTransferError;
 use aws_sdk_organizations::types::{
-    ActionType, HandshakeParty, HandshakePartyType, HandshakeResourceType, ResponsibilityTransfer,
-    ResponsibilityTransferType, Tag,
+    ActionType, HandshakePartyType, HandshakeResourceType, ResponsibilityTransfer, ResponsibilityTransferType,
 };
 use aws_smithy_types::DateTime;
 use jiff::Timestamp;
@@ -81,19 +78,6 @@ fn dt(t: Timestamp) -> DateTime {
     DateTime::from_secs(t.as_second())
 }
 
-fn local(operation: &'static str, message: String) -> AwsError {
-    AwsError::local(operation, ErrorClass::Terminal, Reason::InvalidInput, message)
-}
-
-fn malformed(operation: &'static str, what: &str) -> AwsError {
-    AwsError::local(
-        operation,
-        ErrorClass::Retryable,
-        Reason::AwsUnavailable,
-        format!("AWS returned an incomplete {what}"),
-    )
-}
-
 impl ProfileClients {
     /// InviteOrganizationToTransferResponsibility (Type BILLING). Returns the handshake and
     /// the transfer ID it carries.
@@ -108,22 +92,8 @@ impl ProfileClients {
                 TransferTarget::Account(a) => (HandshakePartyType::Account, a.as_str()),
                 TransferTarget::Email(e) => (HandshakePartyType::Email, e.as_str()),
             };
-            let target = HandshakeParty::builder()
-                .r#type(kind)
-                .id(id)
-                .build()
-                .map_err(|e| local(OP, e.to_string()))?;
-            let tags = inv
-                .tags
-                .iter()
-                .map(|(k, v)| {
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| local(OP, e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let target = party(OP, kind, id)?;
+            let tags = sdk_tags(OP, inv.tags)?;
             let out = self
                 .orgs
                 .invite_organization_to_transfer_responsibility()
@@ -132,18 +102,14 @@ impl ProfileClients {
                 .start_timestamp(dt(inv.start))
                 .source_name(inv.name)
                 .set_notes(inv.notes.map(str::to_owned))
-                .set_tags(if tags.is_empty() { None } else { Some(tags) })
+                .set_tags(tags)
                 .customize()
-                .config_override(
-                    aws_sdk_organizations::config::Builder::default()
-                        .retry_config(aws_config::retry::RetryConfig::disabled()),
-                )
+                .config_override(without_retries())
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk(OP, e, invite_reason))?;
-            let sdk = out.handshake().ok_or_else(|| malformed(OP, "handshake"))?;
-            let h = self.convert_handshake(sdk).ok_or_else(|| malformed(OP, "handshake"))?;
-            Ok((h, handshake_transfer_id(sdk)))
+            let h = self.answered_handshake(OP, out.handshake())?;
+            Ok((h, out.handshake().and_then(handshake_transfer_id)))
         })
         .await
     }
@@ -152,35 +118,26 @@ impl ProfileClients {
     /// invitation in which the profile's organization pays.
     pub async fn list_inbound_transfers(&self) -> Result<Vec<AwsTransfer>, AwsError> {
         const OP: &str = "ListInboundResponsibilityTransfers";
-        let result = async {
-            // The model declares no paginator for this operation: follow NextToken by hand.
-            let mut all = Vec::new();
-            let mut pages = Pages::new(OP);
-            loop {
-                self.limiter.acquire(OP).await;
-                let page = self
-                    .orgs
-                    .list_inbound_responsibility_transfers()
-                    .r#type(ResponsibilityTransferType::Billing)
-                    .set_next_token(pages.token())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
-                for t in page.responsibility_transfers() {
-                    match convert_transfer(t) {
-                        Some(t) => all.push(t),
-                        None => tracing::warn!(transfer = ?t.id(), "skipping an incomplete transfer"),
-                    }
-                }
-                if !pages.next(page.next_token())? {
-                    break;
+        // The model declares no paginator for this operation: follow NextToken by hand.
+        self.list_pages(OP, |token| async move {
+            let page = self
+                .orgs
+                .list_inbound_responsibility_transfers()
+                .r#type(ResponsibilityTransferType::Billing)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(OP, e, |_| None))?;
+            let mut transfers = Vec::new();
+            for t in page.responsibility_transfers() {
+                match convert_transfer(t) {
+                    Some(t) => transfers.push(t),
+                    None => tracing::warn!(transfer = ?t.id(), "skipping an incomplete transfer"),
                 }
             }
-            Ok(all)
-        }
-        .await;
-        self.observer.record(OP, outcome(&result));
-        result
+            Ok((transfers, page.next_token))
+        })
+        .await
     }
 
     /// ListHandshakesForOrganization with Filter ActionType=TRANSFER_RESPONSIBILITY, all pages.
