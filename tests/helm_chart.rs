@@ -366,7 +366,7 @@ fn default_values_render_one_replica_with_secret_reads_in_the_release_namespace(
         expect_rules(&[(
             "coordination.k8s.io/leases",
             &[],
-            &["create", "delete", "get", "update"]
+            &["create", "delete", "get", "list", "update"]
         )])
     );
 }

@@ -21,11 +21,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -149,8 +150,12 @@ impl ClaimKey {
 pub(super) struct Claims {
     leases: Api<Lease>,
     client: Client,
-    /// Lease name → the UID of the invite seen owning it.
+    /// Lease name → the UID of the object seen owning it (this process's claims, and every
+    /// claim listed by [`Claims::prime`]).
     owned: Mutex<HashMap<String, String>>,
+    /// [`Claims::prime`] listed every claim: a Lease missing from `owned` does not exist (this
+    /// process, the leader, is the only writer), so a claim may be created without a read.
+    primed: AtomicBool,
 }
 
 impl Claims {
@@ -159,7 +164,34 @@ impl Claims {
             leases: Api::namespaced(client.clone(), namespace),
             client,
             owned: Mutex::default(),
+            primed: AtomicBool::new(false),
         }
+    }
+
+    /// Lists every claim once (at the leader's start), so that claiming costs no read per
+    /// object: an object that holds its claim is known, and a claim nobody holds is created
+    /// directly. A failed list only costs reads later.
+    pub async fn prime(&self) {
+        match self.leases.list(&ListParams::default().labels(CLAIM_LABEL)).await {
+            Ok(list) => {
+                if let Ok(mut owned) = self.owned.lock() {
+                    for lease in &list.items {
+                        if let Some(holder) = Claimant::recorded_in(lease) {
+                            owned.insert(lease.name_any(), holder.uid);
+                        }
+                    }
+                    self.primed.store(true, Ordering::Release);
+                }
+                tracing::info!(claims = list.items.len(), "account claims listed");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list the account claims; each is read when needed"),
+        }
+    }
+
+    /// Whether no claim Lease `lease` exists, as far as the primed list and this process's own
+    /// writes tell (false when unknown).
+    fn known_absent(&self, lease: &str) -> bool {
+        self.primed.load(Ordering::Acquire) && self.owned.lock().is_ok_and(|owned| !owned.contains_key(lease))
     }
 
     fn known_owner(&self, lease: &str, uid: &str) -> bool {
@@ -190,6 +222,17 @@ impl Claims {
         let name = &key.lease;
         if self.known_owner(name, &me.uid) {
             return Ok(true);
+        }
+        if self.known_absent(name) {
+            match self.leases.create(&post_params(), &claim_lease(key, &me, None)).await {
+                Ok(_) => {
+                    self.remember(name, Some(&me.uid));
+                    return Ok(true);
+                }
+                // It exists after all (e.g. an administrator's): read it below.
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e),
+            }
         }
         let current = self.leases.get_opt(name).await?;
         let recorded = current.as_ref().and_then(Claimant::recorded_in);

@@ -129,6 +129,7 @@ pub async fn run(
         wake_tx,
         poller_failures,
     ));
+    ctx.claims.prime().await;
 
     let by_profile = invite_store.clone();
     let by_namespace = invite_store.clone();
