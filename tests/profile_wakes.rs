@@ -1,7 +1,8 @@
-//! Which BillingProfile changes wake its invites (issue 14; src/controller/wakes.rs), on the real
-//! API server: the profile's own status writes of its counts (`invitationsInLast24h`,
-//! `queuedInvitations` and the Ready message quoting them) wake none of its invites; a new
-//! generation wakes every one. Counted with the operator's `aws_invite_reconciles_total`.
+//! Which BillingProfile changes wake its invites and BillingTransfers (issue 14;
+//! src/controller/wakes.rs), on the real API server: the profile's own status writes of its
+//! counts (`invitationsInLast24h`, `queuedInvitations` and the Ready message quoting them) wake
+//! none of them; a new generation wakes every one. Counted with the operator's
+//! `aws_invite_reconciles_total`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,21 +10,30 @@ mod support;
 
 use std::time::Duration;
 
-use aws_invite_operator::api::InvitePhase;
-use kube::api::{Patch, PatchParams};
+use aws_invite_operator::api::{BillingTransfer, InvitePhase, TransferPhase};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use support::{DEADLINE, Harness, PROFILE, SECOND, STANDALONE};
+use support::{
+    DEADLINE, Harness, NAMESPACE, PROFILE, SECOND, STANDALONE, add_customer_organization, emulator_month, post_params,
+    wait_object,
+};
 
+/// Reconciles of invites and of BillingTransfers, together.
 fn invite_reconciles(h: &Harness) -> u64 {
     let page = h.metrics.encode().expect("metrics");
-    page.lines()
-        .find_map(|l| {
-            l.strip_prefix(r#"aws_invite_reconciles_total{kind="AwsAccountInvite"} "#)?
-                .trim()
-                .parse()
-                .ok()
+    ["AwsAccountInvite", "BillingTransfer"]
+        .iter()
+        .map(|kind| {
+            page.lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!(r#"aws_invite_reconciles_total{{kind="{kind}"}} "#))?
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .unwrap_or(0)
         })
-        .unwrap_or(0)
+        .sum()
 }
 
 /// The reconcile count once it has not moved for `quiet` (polled every 50 ms, within DEADLINE).
@@ -63,6 +73,25 @@ async fn profile_status_writes_wake_no_invite_and_a_new_generation_wakes_all() {
     for name in ["wake-a", "wake-b"] {
         h.wait_phase(name, InvitePhase::Invited).await;
     }
+    // And a BillingTransfer of the same profile.
+    add_customer_organization(&h, "o-wakecust001", "610000000001").await;
+    let (start_month, _) = emulator_month(&h, 2).await;
+    let transfer: BillingTransfer = serde_json::from_value(json!({
+        "apiVersion": "awsinvite.io/v1alpha1", "kind": "BillingTransfer",
+        "metadata": {"name": "wake-t", "namespace": NAMESPACE},
+        "spec": {"billingProfile": PROFILE, "managementAccountId": "610000000001", "name": "Wake",
+            "startMonth": start_month},
+    }))
+    .expect("transfer");
+    let transfers: Api<BillingTransfer> = Api::namespaced(h.env.client(), NAMESPACE);
+    transfers
+        .create(&post_params(), &transfer)
+        .await
+        .expect("transfer created");
+    wait_object(transfers, "wake-t", "Invited", |t| {
+        t.status.as_ref().and_then(|s| s.phase) == Some(TransferPhase::Invited)
+    })
+    .await;
     let before = settled(&h, Duration::from_secs(2)).await;
 
     // Status-only writes of what the profile controller writes every interval: counts and the
@@ -96,8 +125,8 @@ async fn profile_status_writes_wake_no_invite_and_a_new_generation_wakes_all() {
     let after_status = settled(&h, Duration::from_secs(3)).await;
     assert_eq!(after_status, before, "invite reconciles woken by profile status writes");
 
-    // A new generation wakes each of the profile's invites (the positive control: the same
-    // watch, the same path).
+    // A new generation wakes each of the profile's invites and its transfer (the positive
+    // control: the same watches, the same path).
     let started = tokio::time::Instant::now();
     h.profiles()
         .patch(
@@ -108,13 +137,16 @@ async fn profile_status_writes_wake_no_invite_and_a_new_generation_wakes_all() {
         .await
         .expect("spec changed");
     let deadline = started + DEADLINE;
-    while invite_reconciles(&h) < before + 2 {
+    while invite_reconciles(&h) < before + 3 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "a new generation woke no invite"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("a new generation woke both invites within {:?}", started.elapsed());
+    println!(
+        "a new generation woke both invites and the transfer within {:?}",
+        started.elapsed()
+    );
     h.stop().await;
 }

@@ -190,9 +190,13 @@ pub async fn run(
         },
     );
     let transfers = transfers
-        .watches(
-            Api::<BillingProfile>::all(client.clone()),
-            watcher::Config::default(),
+        // A transfer reads of its profile what an invite does (a subset: no Ready message):
+        // the profile's status writes of its counts wake none (wakes.rs).
+        .watches_stream(
+            wakes::invite_facing_changes(
+                watcher::watcher(Api::<BillingProfile>::all(client.clone()), watcher::Config::default())
+                    .default_backoff(),
+            ),
             move |profile: BillingProfile| {
                 let name = profile.name_any();
                 transfer_store
