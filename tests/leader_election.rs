@@ -196,9 +196,15 @@ fn a_holder_crashing_right_after_a_hand_over_keeps_its_lease_until_it_expires() 
     // The second candidate runs on a runtime of its own: shutting that runtime down is its crash.
     let crashable = tokio::runtime::Runtime::new().unwrap();
     let (elected_tx, elected_rx) = std::sync::mpsc::channel();
+    // The second candidate campaigns only once the first leads: otherwise it may win first,
+    // and the first then waits for a Lease that is never released.
+    let (a_leads_tx, a_leads_rx) = tokio::sync::oneshot::channel::<()>();
     let b_config = config.clone();
     crashable.spawn(async move {
         let client = kube::Client::try_from(b_config).unwrap();
+        if a_leads_rx.await.is_err() {
+            return;
+        }
         let handle = acquire(client, LeaderConfig::new(lease, NAMESPACE, "candidate-b"))
             .await
             .unwrap();
@@ -217,6 +223,7 @@ fn a_holder_crashing_right_after_a_hand_over_keeps_its_lease_until_it_expires() 
         .await
         .expect("first elected in time")
         .expect("first elected");
+        a_leads_tx.send(()).expect("the second candidate waits");
         first.release().await.expect("released");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while elected_rx.try_recv().is_err() {
