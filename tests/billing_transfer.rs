@@ -83,13 +83,7 @@ fn cond(t: &BillingTransfer, type_: &str) -> Option<(String, String)> {
 }
 
 async fn sends(h: &Harness) -> usize {
-    h.aws
-        .calls_for("InviteOrganizationToTransferResponsibility")
-        .await
-        .expect("call log")
-        .iter()
-        .filter(|c| c.executed)
-        .count()
+    h.executed_calls("InviteOrganizationToTransferResponsibility").await
 }
 
 /// Waits until the operator's metrics show `line` (a gauge refreshed every few seconds).

@@ -67,15 +67,7 @@ async fn two_profiles_of_one_organization_share_its_budget_and_its_sweep() {
         };
         (count(InvitePhase::Invited), count(InvitePhase::Queued))
     };
-    let sent = || async {
-        h.aws
-            .calls_for("InviteAccountToOrganization")
-            .await
-            .expect("call log")
-            .iter()
-            .filter(|c| c.executed)
-            .count()
-    };
+    let sent = || h.executed_calls("InviteAccountToOrganization");
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let (invited, queued) = phases().await;

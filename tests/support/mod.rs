@@ -334,6 +334,17 @@ impl Harness {
         .await
     }
 
+    /// Calls of `operation` that took effect in the emulator (the call log's executed ones).
+    pub async fn executed_calls(&self, operation: &str) -> usize {
+        self.aws
+            .calls_for(operation)
+            .await
+            .expect("call log")
+            .iter()
+            .filter(|c| c.executed)
+            .count()
+    }
+
     /// InviteAccountToOrganization calls that took effect in the emulator.
     pub async fn invitations_sent(&self, account: &str) -> usize {
         self.aws
