@@ -187,6 +187,10 @@ async fn main() {
         let pid = operator.id();
         wait_all_invited(&seen, tier, started + poll * 4 + Duration::from_secs(600)).await;
         let to_invited = started.elapsed();
+        println!(
+            "open invites {tier:>5}: all Invited after {:.1}s (the tier's row follows its steady-state window)",
+            to_invited.as_secs_f64()
+        );
         let start_calls = aws
             .calls_for("ListHandshakesForOrganization")
             .await

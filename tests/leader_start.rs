@@ -1,7 +1,8 @@
 //! A newly started operator (a restart or a new leader) costs one ListHandshakesForOrganization
 //! sweep (and one ListAccounts membership sweep) per organization, not one per reconcile and no
-//! DescribeAccount per invite (issue 14): every reconcile that finds the profile's index not
-//! yet synced waits for the sweep in flight.
+//! DescribeAccount per invite (issue 14): a reconcile that finds its organization's index not
+//! yet synced leaves it to the organization's first sweep, which wakes every invite when it
+//! ends; none holds a worker while it waits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,10 +11,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_invite_operator::api::{BillingProfileSpec, InvitePhase};
+use aws_invite_operator::api::{AwsAccountInvite, BillingProfileSpec, InvitePhase};
 use aws_invite_operator::aws::ProfileClients;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use orgs_emulator::api::{Fault, FaultKind};
 use serde_json::json;
-use support::{DEADLINE, Harness, MGMT, PROFILE, condition};
+use support::{DEADLINE, Harness, MGMT, OPERATOR_NAMESPACE, PROFILE, condition};
 
 /// Invitations that already exist when the operator starts.
 const N: usize = 30;
@@ -26,11 +30,9 @@ fn account(i: usize) -> String {
     format!("5000000000{i:02}")
 }
 
-#[tokio::test]
-async fn a_restart_costs_one_sweep_not_one_per_invite() {
-    // A long poll interval, so the periodic sweeps do not hide the start's.
-    let interval = Duration::from_secs(30);
-    let mut h = Harness::start_with_poll_interval(interval).await;
+/// Stops the operator of a harness whose profile is Ready, sends `n` invitations as an earlier
+/// run would have, and creates their invites (no status yet).
+async fn invitations_sent_before_a_restart(h: &mut Harness, n: usize) {
     h.create_profile(json!({"invitationsPerDay": 100})).await;
     h.wait_profile(PROFILE, "Ready", |p| {
         p.status
@@ -39,21 +41,110 @@ async fn a_restart_costs_one_sweep_not_one_per_invite() {
     })
     .await;
     h.stop_operator().await;
-
-    // The invitations exist in AWS (sent by an earlier run), the invites have no status yet.
     let spec: BillingProfileSpec =
         serde_json::from_value(json!({"managementAccountId": MGMT, "endpointUrl": h.emulator.url()})).expect("spec");
     let clients = ProfileClients::connect(&spec, None).await.expect("connect");
-    for i in 0..N {
+    for i in 0..n {
         clients
             .invite_account(&account(i), None, &BTreeMap::new())
             .await
             .expect("invitation sent before the operator starts");
     }
-    for i in 0..N {
+    for i in 0..n {
         h.create_invite(&format!("existing-{i:02}"), &account(i), json!({}))
             .await;
     }
+}
+
+fn phase(invite: &AwsAccountInvite) -> Option<InvitePhase> {
+    invite.status.as_ref().and_then(|s| s.phase)
+}
+
+#[tokio::test]
+async fn waiting_for_the_first_sweep_holds_no_worker() {
+    // One worker, a slow first sweep (two pages, 1.5 s each) and a poll interval far longer
+    // than the test: an invite that held the worker while it waited for the sweep would keep
+    // every other invite from being reconciled until the sweep ended, and an invite that
+    // waited for the next poll tick instead of the sweep's wake-up would take a minute.
+    let interval = Duration::from_secs(120);
+    let mut h = Harness::start_with_poll_interval(interval).await;
+    invitations_sent_before_a_restart(&mut h, N).await;
+    let pages = u32::try_from(N.div_ceil(PAGE)).expect("small");
+    h.aws
+        .add_fault(
+            &Fault::new("ListHandshakesForOrganization", FaultKind::Latency)
+                .times(pages)
+                .latency_ms(1500),
+        )
+        .await
+        .expect("slow sweep");
+    h.aws.clear_calls().await.expect("clear the call log");
+    h.concurrency = 1;
+    let started = tokio::time::Instant::now();
+    h.start_operator();
+
+    // The moment the first invite is Invited, the sweep has ended: by then every invite was
+    // reconciled while it ran (its finalizer added and its account claimed).
+    let invites = loop {
+        let invites = h.invites().list(&Default::default()).await.expect("list").items;
+        if invites.iter().any(|i| phase(i) == Some(InvitePhase::Invited)) {
+            break invites;
+        }
+        assert!(started.elapsed() < DEADLINE, "no invite adopted its invitation");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let with_finalizer = invites
+        .iter()
+        .filter(|i| i.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()))
+        .count();
+    assert_eq!(
+        with_finalizer, N,
+        "invites with the finalizer when the first sweep ended"
+    );
+    let leases: Api<Lease> = Api::namespaced(h.env.client(), OPERATOR_NAMESPACE);
+    let claims = leases
+        .list(&Default::default())
+        .await
+        .expect("leases")
+        .items
+        .into_iter()
+        .filter(|l| l.metadata.name.as_deref().is_some_and(|n| n.starts_with("claim-")))
+        .count();
+    assert_eq!(claims, N, "accounts claimed when the first sweep ended");
+
+    // The sweep's end woke every invite: all Invited long before the next poll tick.
+    loop {
+        let invites = h.invites().list(&Default::default()).await.expect("list").items;
+        let invited = invites
+            .iter()
+            .filter(|i| phase(i) == Some(InvitePhase::Invited))
+            .count();
+        if invited == N {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{invited} of {N} invites adopted their invitation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        started.elapsed() < interval / 2,
+        "all Invited after {:?}",
+        started.elapsed()
+    );
+    let sweeps = h.aws.calls_for("ListHandshakesForOrganization").await.expect("calls");
+    assert_eq!(sweeps.len(), N.div_ceil(PAGE), "one sweep at the start");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_costs_one_sweep_not_one_per_invite() {
+    // A long poll interval, so the periodic sweeps do not hide the start's.
+    let interval = Duration::from_secs(30);
+    let mut h = Harness::start_with_poll_interval(interval).await;
+    // The invitations exist in AWS (sent by an earlier run), the invites have no status yet.
+    invitations_sent_before_a_restart(&mut h, N).await;
     h.aws.clear_calls().await.expect("clear the call log");
 
     let started = tokio::time::Instant::now();

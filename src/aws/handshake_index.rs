@@ -144,6 +144,7 @@ impl HandshakeIndex {
         Changes {
             accounts: accounts.into_iter().collect(),
             handshakes: handshakes.into_iter().collect(),
+            first_sweep: false,
         }
     }
 }
@@ -157,12 +158,16 @@ pub struct Changes {
     pub accounts: Vec<String>,
     /// IDs of the handshakes that changed.
     pub handshakes: Vec<String>,
+    /// The organization's first successful sweep: every invite of the organization waits for
+    /// it (an invite decides nothing before its organization's handshakes are known), so all
+    /// are woken, whatever their accounts.
+    pub first_sweep: bool,
 }
 
 impl Changes {
     /// Nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.accounts.is_empty() && self.handshakes.is_empty()
+        self.accounts.is_empty() && self.handshakes.is_empty() && !self.first_sweep
     }
 }
 

@@ -103,8 +103,9 @@ impl HandshakeObserver {
     /// waits for the sweep in flight (the poller's or another reconcile's) and uses its result,
     /// sweeping only when no sweep ended since this call began. A sweep that failed while this
     /// call waited returns its error (no second sweep right behind a failed one).
-    pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<(), AwsError> {
-        self.sweep_when(When::Unsynced, profile, clients, now).await.map(|_| ())
+    /// Returns what the sweep changed when this call made it (nothing when it used another's).
+    pub async fn sync(&self, profile: &str, clients: &ProfileClients, now: Timestamp) -> Result<Changes, AwsError> {
+        self.sweep_when(When::Unsynced, profile, clients, now).await
     }
 
     /// Installs the result of a sweep made at `now` (what [`Self::refresh`] does after the
@@ -122,6 +123,9 @@ impl HandshakeObserver {
         let mut index = HandshakeIndex::new(handshakes, now);
         let members = members.map(|m| MembershipIndex::new(m, now));
         let mut views = self.write();
+        let first_sweep = views
+            .get(profile)
+            .is_none_or(|v| v.refreshed_at == Timestamp::UNIX_EPOCH);
         // Membership changes between two listings (the first listing wakes nobody: every
         // invite is reconciled at start anyway, and a failed listing is no change).
         let member_changes = match (views.get(profile).and_then(|v| v.members.as_ref()), &members) {
@@ -153,6 +157,7 @@ impl HandshakeObserver {
             },
         );
         let mut changed = handshake_changes;
+        changed.first_sweep = first_sweep;
         changed.accounts.extend(member_changes);
         changed.accounts.sort();
         changed.accounts.dedup();
@@ -356,7 +361,10 @@ mod tests {
             Some(vec![member("111111111111"), member("333333333333")]),
             ts(10),
         );
-        assert!(first.is_empty(), "the first listing wakes nobody");
+        assert!(
+            first.accounts.is_empty() && first.first_sweep,
+            "the first listing names no account: it wakes every invite as the first sweep"
+        );
         let view = obs.view("p").expect("view");
         assert!(view.members.as_ref().is_some_and(|m| m.is_member("333333333333")));
         // Nothing changed.

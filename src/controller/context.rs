@@ -2,7 +2,7 @@
 //! event recorder, and small owned parts (connections, membership cache, pollers, send locks,
 //! backoff; see [`super::parts`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::claims::Claims;
 use super::connections::Connections;
+use super::events::{self, EventQueue, EventWriter};
 use super::parts::{Backoff, IamChecks, MembershipCache, PollerFailures, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};
 use crate::api::{AwsAccountInvite, BillingProfile, InvitePhase};
@@ -41,7 +42,8 @@ pub struct Context {
     pollers: Pollers,
     /// Where every poller's panic is reported (the transfer pollers' too).
     pub(super) poller_failures: PollerFailures,
-    recorder: Recorder,
+    /// The one event writer's queue ([`super::events`]).
+    events: EventQueue,
     wake: UnboundedSender<ObjectRef<AwsAccountInvite>>,
 }
 
@@ -53,15 +55,16 @@ impl Context {
         profiles: Store<BillingProfile>,
         wake: UnboundedSender<ObjectRef<AwsAccountInvite>>,
         poller_failures: PollerFailures,
-    ) -> Self {
+    ) -> (Self, EventWriter) {
         let reporter = Reporter {
             controller: MANAGER.to_owned(),
             instance: config.instance.clone(),
         };
+        let (events, event_writer) = events::channel(Recorder::new(client.clone(), reporter));
         let iam_ttl = config.poll_interval;
         let claims = Claims::new(client.clone(), &config.tenancy.operator_namespace);
-        Self {
-            recorder: Recorder::new(client.clone(), reporter),
+        let context = Self {
+            events,
             claims,
             client,
             config,
@@ -76,7 +79,8 @@ impl Context {
             pollers: Pollers::new("handshake", poller_failures.clone()),
             poller_failures,
             wake,
-        }
+        };
+        (context, event_writer)
     }
 
     /// Now, by the operator's clock.
@@ -152,8 +156,8 @@ impl Context {
     }
 
     /// Wakes the invites of every profile of `organization` whose account, or whose recorded
-    /// handshake (by ID), changed.
-    fn wake_changed(&self, organization: &str, changes: &Changes) {
+    /// handshake (by ID), changed; all of them after the organization's first sweep.
+    pub(super) fn wake_changed(&self, organization: &str, changes: &Changes) {
         let profiles: Vec<String> = self
             .profiles
             .state()
@@ -161,13 +165,16 @@ impl Context {
             .filter(|p| organization_key(p) == organization)
             .map(|p| p.name_any())
             .collect();
+        let accounts: HashSet<&str> = changes.accounts.iter().map(String::as_str).collect();
+        let handshakes: HashSet<&str> = changes.handshakes.iter().map(String::as_str).collect();
         let woken = super::invites_where(&self.invites, |i| {
             profiles.contains(&i.spec.billing_profile)
-                && (changes.accounts.contains(&i.spec.account_id)
+                && (changes.first_sweep
+                    || accounts.contains(i.spec.account_id.as_str())
                     || i.status
                         .as_ref()
                         .and_then(|s| s.handshake.as_ref())
-                        .is_some_and(|h| changes.handshakes.contains(&h.id)))
+                        .is_some_and(|h| handshakes.contains(h.id.as_str())))
         });
         for invite in woken {
             let _ = self.wake.send(invite);
@@ -217,7 +224,8 @@ impl Context {
         Ok(membership)
     }
 
-    /// Publishes events about `object`; failures are logged, never fatal. The one event writer.
+    /// Queues events about `object` for the one event writer ([`super::events`]): they are
+    /// published after this returns, and a failure is logged, never fatal.
     /// Events about a cluster-scoped object (a BillingProfile) go to the operator's own
     /// namespace, where only those who administer the operator read them, not to `default`
     /// (where the Events API would otherwise put them).
@@ -238,9 +246,7 @@ impl Context {
                 action: note.reason.as_str().to_owned(),
                 secondary: None,
             };
-            if let Err(e) = self.recorder.publish(&event, &reference).await {
-                tracing::warn!(error = %e, reason = %note.reason, "could not publish event");
-            }
+            self.events.queue(event, reference.clone()).await;
         }
     }
 

@@ -2,7 +2,7 @@
 //! the cleanup on deletion. Like kube-runtime's `finalizer` helper, but every patch names the
 //! operator's field manager (so managedFields shows who owns the finalizer) and carries the
 //! object's resourceVersion (a concurrent change fails the patch instead of being overwritten;
-//! the next reconcile sees the change).
+//! the next reconcile sees the change, and the conflict itself is no error: see [`patch`]).
 
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
@@ -73,8 +73,18 @@ where
             "resourceVersion": object.resource_version(),
         }
     });
-    api.patch(&object.name_any(), &params, &Patch::Merge(body)).await?;
-    Ok(())
+    match api.patch(&object.name_any(), &params, &Patch::Merge(body)).await {
+        Ok(_) => Ok(()),
+        // 409 Conflict: this copy is older than the server's (e.g. the reconcile was woken
+        // before the watch delivered this finalizer's own earlier patch). The watch brings the
+        // newer object and a reconcile of it, which decides again; nothing to retry here, and
+        // no backoff (Kubernetes API conventions, "Concurrency Control and Consistency").
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            tracing::debug!(object = %object.name_any(), "finalizer patch on a stale copy; the newer one follows");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

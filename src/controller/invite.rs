@@ -83,9 +83,12 @@ fn key(invite: &AwsAccountInvite) -> String {
 }
 
 /// observe → decide → act → record.
-async fn apply(invite: &AwsAccountInvite, ctx: &Context) -> Result<Requeue, Error> {
+async fn apply(invite: &AwsAccountInvite, ctx: &Arc<Context>) -> Result<Requeue, Error> {
     let status = invite.status.clone().unwrap_or_default();
-    let (mut obs, connected) = observe(invite, &status, ctx).await?;
+    let Some((mut obs, connected)) = observe(invite, &status, ctx).await? else {
+        // Woken by the organization's first sweep; the requeue only guards a lost wake-up.
+        return Ok(Requeue::requeue(ctx.config.poll_interval));
+    };
     let mut plan = decide_fully(invite, &mut obs, connected.as_ref(), ctx).await?;
     let mut failure = None;
     if plan.action.sends()
@@ -113,12 +116,13 @@ async fn apply(invite: &AwsAccountInvite, ctx: &Context) -> Result<Requeue, Erro
 }
 
 /// Observe: the profile as this invite sees it, the recorded and any pending handshake, the
-/// annotations. Membership and IAM access are observed on demand by [`decide_fully`].
+/// annotations. Membership and IAM access are observed on demand by [`decide_fully`]. `None`
+/// while the organization's first sweep has not ended (the sweep wakes the invite).
 async fn observe<'a>(
     invite: &'a AwsAccountInvite,
     status: &'a AwsAccountInviteStatus,
-    ctx: &Context,
-) -> Result<(Observation<'a>, Option<Connected>), Error> {
+    ctx: &Arc<Context>,
+) -> Result<Option<(Observation<'a>, Option<Connected>)>, Error> {
     let (mut profile, mut connected) = profile_view(invite, ctx).await?;
     if let (ProfileView::Ready { organization_id, .. }, Some(_)) = (&profile, &connected)
         && !ctx
@@ -133,6 +137,18 @@ async fn observe<'a>(
         // Another invite owns the account here: nothing about it is read or done.
         profile = ProfileView::AccountClaimed;
         connected = None;
+    }
+    if let Some(c) = &connected
+        && !ctx.observer.is_synced(&c.organization)
+    {
+        // Never decide before the organization's handshakes are known: an invitation sent by
+        // an earlier run is adopted, not sent again. The organization's poller makes its first
+        // sweep, which wakes every invite of the organization when it ends: a new leader costs
+        // one sweep per organization, and no reconcile holds a worker while it waits (the
+        // finalizers and claims of the others are written meanwhile; issue 14).
+        ctx.ensure_poller(&c.profile.name_any(), &c.organization, &c.clients)
+            .await;
+        return Ok(None);
     }
     let seen = match &connected {
         Some(connected) => handshakes(invite, status, connected, ctx).await?,
@@ -163,7 +179,7 @@ async fn observe<'a>(
         iam: None,
         now: ctx.now(),
     };
-    Ok((obs, connected))
+    Ok(Some((obs, connected)))
 }
 
 /// What the profile's sweep (and, where it cannot answer, DescribeHandshake) says about this
@@ -283,12 +299,6 @@ async fn profile_view(invite: &AwsAccountInvite, ctx: &Context) -> Result<(Profi
         }
     };
     let organization = organization_key(&profile);
-    if !ctx.observer.is_synced(&organization) {
-        // Never decide to send before the organization's handshakes are known: an invitation
-        // sent by an earlier run is adopted, not sent again. Every reconcile shares the one
-        // sweep in flight (a new leader costs one sweep per organization, not one per invite).
-        ctx.observer.sync(&organization, &clients, ctx.now()).await?;
-    }
     let organization_id = status.organization_id.clone().unwrap_or_default();
     let view = ready_view(organization_id, &organization, &profile, &namespace, ctx);
     let connected = Connected {

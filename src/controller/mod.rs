@@ -7,6 +7,7 @@ mod claims;
 mod clock;
 mod connections;
 mod context;
+mod events;
 mod finalizer;
 mod invite;
 mod parts;
@@ -40,6 +41,9 @@ use crate::tenancy::Tenancy;
 pub const FINALIZER: &str = "awsinvite.io/cleanup";
 /// Field manager and event reporter name.
 pub const MANAGER: &str = "aws-invite-operator";
+
+/// How long a stopping operator publishes the Events still queued.
+const EVENT_DRAIN: Duration = Duration::from_secs(5);
 
 /// How the controllers run.
 #[derive(Clone)]
@@ -121,14 +125,16 @@ pub async fn run(
 
     // A poller task that panics is reported here, and stops the operator as a controller would.
     let (poller_failures, mut poller_failed) = mpsc::unbounded_channel::<String>();
-    let ctx = Arc::new(Context::new(
+    let (ctx, event_writer) = Context::new(
         client.clone(),
         config,
         invite_store.clone(),
         profile_store,
         wake_tx,
         poller_failures,
-    ));
+    );
+    let ctx = Arc::new(ctx);
+    let event_writer = tokio::spawn(event_writer.run());
     ctx.claims.prime().await;
 
     let by_profile = invite_store.clone();
@@ -266,6 +272,14 @@ pub async fn run(
     let result = supervise::supervise(parts, move || stopping.peek().is_some(), &metrics).await;
     ctx.stop_pollers();
     transfer_ctx.stop_pollers();
+    // The controllers have stopped: once the last queue is dropped the event writer publishes
+    // what the last reconciles queued, and ends.
+    drop((ctx, transfer_ctx));
+    match tokio::time::timeout(EVENT_DRAIN, event_writer).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "event writer failed"),
+        Err(_) => tracing::warn!("events still queued after {EVENT_DRAIN:?} at shutdown were not published"),
+    }
     match &result {
         Ok(()) => tracing::info!("controllers stopped"),
         Err(err) => tracing::error!(error = %err, "controllers stopped"),

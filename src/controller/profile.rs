@@ -90,8 +90,12 @@ async fn observe(profile: &BillingProfile, ctx: &Arc<Context>) -> OrganizationCh
 /// with every reconcile waiting for it), so the budget and adoption are right from the start.
 async fn sweep(name: &str, organization: &str, clients: &ProfileClients, ctx: &Arc<Context>) {
     ctx.ensure_poller(name, organization, clients).await;
-    if let Err(e) = ctx.observer.sync(organization, clients, ctx.now()).await {
-        tracing::warn!(profile = %name, error = %e, "first handshake sweep failed");
+    match ctx.observer.sync(organization, clients, ctx.now()).await {
+        // This reconcile made the sweep: wake whom it names (every invite of the organization
+        // after its first sweep; the poller does so for its own sweeps).
+        Ok(changes) if !changes.is_empty() => ctx.wake_changed(organization, &changes),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(profile = %name, error = %e, "first handshake sweep failed"),
     }
 }
 

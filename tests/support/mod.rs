@@ -87,6 +87,8 @@ pub struct Harness {
     /// The operator's tenancy rules ([`test_tenancy`] unless a test sets them before
     /// [`Harness::start_operator`]).
     pub tenancy: Tenancy,
+    /// Invites reconciled at once (4 unless a test sets it before [`Harness::start_operator`]).
+    pub concurrency: u16,
     clock_source: Clock,
     stop: Option<oneshot::Sender<()>>,
     operator: Option<tokio::task::JoinHandle<Result<(), controller::Error>>>,
@@ -140,6 +142,7 @@ impl Harness {
             metrics: metrics.clone(),
             poll_interval,
             tenancy,
+            concurrency: 4,
             clock_source: clock,
             stop: None,
             operator: None,
@@ -155,7 +158,7 @@ impl Harness {
         let (stop, stopped) = oneshot::channel::<()>();
         let config = ControllerConfig {
             poll_interval: self.poll_interval,
-            concurrency: 4,
+            concurrency: self.concurrency,
             metrics: self.metrics.clone(),
             clock,
             instance: Some("test".into()),
