@@ -230,41 +230,11 @@ pub async fn run(
         }
     };
     let parts: Vec<supervise::Part> = vec![
-        (
-            controller_names::INVITES,
-            Box::pin(async move {
-                invites.await;
-                Ok(())
-            }),
-        ),
-        (
-            controller_names::PROFILES,
-            Box::pin(async move {
-                profiles.await;
-                Ok(())
-            }),
-        ),
-        (
-            controller_names::TRANSFERS,
-            Box::pin(async move {
-                transfers.await;
-                Ok(())
-            }),
-        ),
-        (
-            controller_names::INVITE_GAUGES,
-            Box::pin(async move {
-                gauges.await;
-                Ok(())
-            }),
-        ),
-        (
-            controller_names::TRANSFER_GAUGES,
-            Box::pin(async move {
-                transfer_gauges.await;
-                Ok(())
-            }),
-        ),
+        supervise::part(controller_names::INVITES, invites),
+        supervise::part(controller_names::PROFILES, profiles),
+        supervise::part(controller_names::TRANSFERS, transfers),
+        supervise::part(controller_names::INVITE_GAUGES, gauges),
+        supervise::part(controller_names::TRANSFER_GAUGES, transfer_gauges),
         (controller_names::POLLERS, Box::pin(pollers)),
     ];
     let metrics = ctx.config.metrics.clone();

@@ -20,6 +20,12 @@ use crate::telemetry::Metrics;
 /// pollers' part reports a poller's panic this way).
 pub(super) type Part = (&'static str, Pin<Box<dyn Future<Output = Result<(), String>> + Send>>);
 
+/// A part that runs until it ends and never reports a failure of its own (a controller's
+/// stream, a gauge task): only its ending before shutdown, or its panic, is one.
+pub(super) fn part(name: &'static str, run: impl Future<Output = ()> + Send + 'static) -> Part {
+    (name, Box::pin(run.map(|()| Ok(()))))
+}
+
 /// Runs every part until all have ended. A part that ends while `stopping()` is false (before
 /// shutdown), reports a failure, or panics, ends the run at once with
 /// [`Error::ControllerFailed`] naming it; the other parts are dropped (stopped).
