@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event as KubeEvent, EventType, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::claims::Claims;
 use super::connections::Connections;
+use super::event_series::Recorder;
 use super::events::{self, EventQueue, EventWriter};
 use super::parts::{Backoff, IamChecks, MembershipCache, PollerFailures, Pollers, ReconcileTimer, SendLocks};
 use super::{ControllerConfig, MANAGER};

@@ -1,5 +1,5 @@
 //! The one event writer. Reconciles queue their Events ([`EventQueue::queue`]) and go on; one
-//! task publishes them through kube-runtime's [`Recorder`] ([`EventWriter::run`]). An Event is a
+//! task publishes them through the [`Recorder`] of [`super::event_series`] ([`EventWriter::run`]). An Event is a
 //! note for people (`kubectl describe`), never what the operator decides from, so it does not
 //! hold a reconcile worker: a reconcile's status write is what the next step waits for (issue
 //! 14: with 1,000 invites adopted at a start, awaiting each Event doubled the API writes on
@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, Recorder};
+use kube::runtime::events::Event;
 use tokio::sync::mpsc;
+
+use super::event_series::Recorder;
 
 /// Events queued and not yet published, at most.
 pub const QUEUE_CAPACITY: usize = 1024;

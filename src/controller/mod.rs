@@ -7,6 +7,7 @@ mod claims;
 mod clock;
 mod connections;
 mod context;
+pub mod event_series;
 mod events;
 mod finalizer;
 mod invite;
