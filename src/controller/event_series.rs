@@ -30,47 +30,49 @@ use super::parts::locked;
 pub const SERIES_TTL: SignedDuration = SignedDuration::from_mins(6);
 
 /// What makes two events one series (kube-runtime's key): their type, reason and action, and
-/// the objects they regard and relate to (the reporter is the recorder's own).
+/// the objects they regard and relate to (apiVersion, kind, namespace, name and UID; the
+/// reporter is the recorder's own). Kept as one string, the fields each behind a NUL (which no
+/// Kubernetes name, kind or reason contains): one allocation per series instead of a dozen
+/// (a start writes one series per invite, kept until a publish six minutes later or more).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SeriesKey {
-    warning: bool,
-    reason: String,
-    action: String,
-    regarding: ObjectKey,
-    related: Option<ObjectKey>,
-}
-
-/// An object as kube-runtime's `Recorder` tells objects apart (the fields its `Reference` hashes).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ObjectKey {
-    api_version: Option<String>,
-    kind: Option<String>,
-    namespace: Option<String>,
-    name: Option<String>,
-    uid: Option<String>,
-}
-
-impl ObjectKey {
-    fn of(reference: &ObjectReference) -> Self {
-        Self {
-            api_version: reference.api_version.clone(),
-            kind: reference.kind.clone(),
-            namespace: reference.namespace.clone(),
-            name: reference.name.clone(),
-            uid: reference.uid.clone(),
-        }
-    }
-}
+struct SeriesKey(String);
 
 impl SeriesKey {
     fn new(event: &KubeEvent, regarding: &ObjectReference) -> Self {
-        Self {
-            warning: event.type_ == EventType::Warning,
-            reason: event.reason.clone(),
-            action: event.action.clone(),
-            regarding: ObjectKey::of(regarding),
-            related: event.secondary.as_ref().map(ObjectKey::of),
+        let mut key = String::with_capacity(160);
+        key.push(match event.type_ {
+            EventType::Normal => 'N',
+            EventType::Warning => 'W',
+        });
+        for field in [&event.reason, &event.action] {
+            key.push('\0');
+            key.push_str(field);
         }
+        for object in [Some(regarding), event.secondary.as_ref()] {
+            let Some(object) = object else {
+                key.push_str("\0-");
+                continue;
+            };
+            for field in [
+                &object.api_version,
+                &object.kind,
+                &object.namespace,
+                &object.name,
+                &object.uid,
+            ] {
+                key.push('\0');
+                // A field that is absent is not one that is empty.
+                match field {
+                    Some(value) => {
+                        key.push('+');
+                        key.push_str(value);
+                    }
+                    None => key.push('-'),
+                }
+            }
+        }
+        key.shrink_to_fit();
+        Self(key)
     }
 }
 
@@ -290,6 +292,21 @@ mod tests {
         assert_eq!(cache.write_for(&key("b", "InvitationSent")), Write::Create);
         let warning = SeriesKey::new(&note(true, "InvitationSent"), &regarding("a"));
         assert_eq!(cache.write_for(&warning), Write::Create);
+        let mut related = note(false, "InvitationSent");
+        related.secondary = Some(regarding("b"));
+        assert_eq!(
+            cache.write_for(&SeriesKey::new(&related, &regarding("a"))),
+            Write::Create
+        );
+        // An absent field is not an empty one.
+        let mut unnamed = regarding("");
+        unnamed.uid = Some("uid-a".into());
+        let mut nameless = unnamed.clone();
+        nameless.name = None;
+        assert_ne!(
+            SeriesKey::new(&note(false, "R"), &unnamed),
+            SeriesKey::new(&note(false, "R"), &nameless)
+        );
         // A recreated object (new UID) starts its own series.
         let mut recreated = regarding("a");
         recreated.uid = Some("uid-a2".into());
