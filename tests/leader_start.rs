@@ -195,3 +195,53 @@ async fn a_restart_costs_one_sweep_not_one_per_invite() {
     assert_eq!(condition(&invite, "InvitationSent").map(|c| c.0), Some("True".into()));
     h.stop().await;
 }
+
+/// How many times the API server answered a GET of a Secret, from its own metrics
+/// (`apiserver_request_total`, the Kubernetes API server's request counter).
+async fn secret_reads(h: &Harness) -> u64 {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let text = h.env.client().request_text(request).await.expect("API server metrics");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("apiserver_request_total{")
+                && l.contains(r#"resource="secrets""#)
+                && l.contains(r#"verb="GET""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|n| n as u64)
+        .sum()
+}
+
+#[tokio::test]
+async fn invites_share_one_read_of_the_credentials_secret() {
+    // Every reconcile connects with the profile's credentials; the Secret holding them is read
+    // once per poll interval at most (here 30 s), not once per reconcile of every invite.
+    let interval = Duration::from_secs(30);
+    let h = Harness::start_with_poll_interval(interval).await;
+    let mut spec = h.add_second_payer("payer-keys").await;
+    spec["invitationsPerDay"] = json!(100);
+    h.create_profile(spec).await;
+    h.wait_profile(PROFILE, "Ready", |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    })
+    .await;
+    let before = secret_reads(&h).await;
+    let started = tokio::time::Instant::now();
+    for i in 0..N {
+        h.create_invite(&format!("fresh-{i:02}"), &account(i), json!({})).await;
+    }
+    // Each invite is reconciled at least twice (finalizer, then the send).
+    for i in 0..N {
+        h.wait_phase(&format!("fresh-{i:02}"), InvitePhase::Invited).await;
+    }
+    let reads = secret_reads(&h).await - before;
+    let elapsed = started.elapsed();
+    let intervals = elapsed.as_secs() / interval.as_secs();
+    assert!(
+        reads <= 1 + intervals,
+        "{reads} reads of the credentials Secret for {N} invites in {elapsed:?}"
+    );
+    h.stop().await;
+}

@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt};
@@ -15,16 +18,35 @@ use crate::tenancy::Tenancy;
 #[derive(Clone)]
 struct Connection {
     key: String,
+    /// The profile generation the clients were built for.
+    generation: Option<i64>,
+    /// When the credentials Secret was last read (or, without one, when the clients were built).
+    checked_at: Instant,
     clients: ProfileClients,
 }
 
 /// The connection cache: profile name → clients.
-#[derive(Default)]
-pub(super) struct Connections(tokio::sync::Mutex<HashMap<String, Connection>>);
+pub(super) struct Connections {
+    cached: tokio::sync::Mutex<HashMap<String, Connection>>,
+    /// How long a read of the credentials Secret is trusted: every reconcile of every invite
+    /// connects, and a Secret read per reconcile would be one API read per invite (issue 14: a
+    /// start with 1,000 invites would read the Secret 1,000 times). A rotated Secret is used
+    /// within this long.
+    secret_ttl: Duration,
+}
 
 impl Connections {
+    /// A cache trusting a read of a credentials Secret for `secret_ttl`.
+    pub(super) fn new(secret_ttl: Duration) -> Self {
+        Self {
+            cached: tokio::sync::Mutex::default(),
+            secret_ttl,
+        }
+    }
+
     /// The AWS clients of `profile`, reusing the cached ones while its generation and its
-    /// credentials Secret are unchanged. Calls are reported to `observer` (metrics).
+    /// credentials Secret are unchanged (the Secret is read again once the last read is older
+    /// than the cache's `secret_ttl`). Calls are reported to `observer` (metrics).
     /// The installer's tenancy rules are checked first: an endpoint override not allowed or a
     /// credentials Secret outside the credentials namespace fails before any Secret is read or
     /// any request is sent.
@@ -43,16 +65,26 @@ impl Connections {
                 message,
             ));
         }
+        let generation = profile.metadata.generation;
+        if let Some(fresh) = self.cached.lock().await.get(&profile.name_any())
+            && fresh.generation == generation
+            && fresh.checked_at.elapsed() < self.secret_ttl
+        {
+            return Ok(fresh.clients.clone());
+        }
+        let checked_at = Instant::now();
         let (static_keys, secret_version) = static_keys(client, tenancy, profile).await?;
         let key = format!(
             "{}/{}",
-            profile.metadata.generation.unwrap_or_default(),
+            generation.unwrap_or_default(),
             secret_version.unwrap_or_default()
         );
-        let mut connections = self.0.lock().await;
-        if let Some(existing) = connections.get(&profile.name_any())
+        let mut connections = self.cached.lock().await;
+        if let Some(existing) = connections.get_mut(&profile.name_any())
             && existing.key == key
         {
+            existing.checked_at = existing.checked_at.max(checked_at);
+            existing.generation = generation;
             return Ok(existing.clients.clone());
         }
         let clients = ProfileClients::connect(&profile.spec, static_keys)
@@ -60,6 +92,8 @@ impl Connections {
             .with_observer(observer);
         let connection = Connection {
             key,
+            generation,
+            checked_at,
             clients: clients.clone(),
         };
         connections.insert(profile.name_any(), connection);
@@ -68,7 +102,7 @@ impl Connections {
 
     /// The key (spec generation / Secret version) of a profile's cached clients, if connected.
     pub(super) async fn key(&self, profile: &str) -> Option<String> {
-        self.0.lock().await.get(profile).map(|c| c.key.clone())
+        self.cached.lock().await.get(profile).map(|c| c.key.clone())
     }
 }
 

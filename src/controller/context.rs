@@ -26,6 +26,10 @@ use crate::reconcile::invite::{EventNote, Membership};
 /// How long a DescribeAccount answer is reused (queued invites are reconciled often).
 const MEMBERSHIP_TTL: Duration = Duration::from_secs(300);
 
+/// How long a read of a profile's credentials Secret is trusted at most (less when the poll
+/// interval is shorter): a rotated Secret is used within this long ([`Connections`]).
+const SECRET_TTL: Duration = Duration::from_secs(30);
+
 /// Shared by every reconcile.
 pub struct Context {
     pub(super) client: Client,
@@ -63,6 +67,7 @@ impl Context {
         };
         let (events, event_writer) = events::channel(Recorder::new(client.clone(), reporter));
         let iam_ttl = config.poll_interval;
+        let secret_ttl = config.poll_interval.min(SECRET_TTL);
         let claims = Claims::new(client.clone(), &config.tenancy.operator_namespace);
         let context = Self {
             events,
@@ -76,7 +81,7 @@ impl Context {
             backoff: Backoff::default(),
             membership: MembershipCache::new(MEMBERSHIP_TTL),
             iam_checks: IamChecks::new(iam_ttl),
-            connections: Connections::default(),
+            connections: Connections::new(secret_ttl),
             pollers: Pollers::new("handshake", poller_failures.clone()),
             poller_failures,
             wake,
