@@ -184,7 +184,7 @@ async fn main() {
         // A restart with the tier's invites waiting: how long until all are Invited, at what cost.
         let started = Instant::now();
         let mut operator = spawn_operator(&env, poll);
-        let pid = operator.id();
+        let pid = operator_pid(&operator).await;
         wait_all_invited(&seen, tier, started + poll * 4 + Duration::from_secs(600)).await;
         let to_invited = started.elapsed();
         println!(
@@ -224,8 +224,7 @@ async fn main() {
         let share = handshakes_share.max(accounts_share);
 
         let latencies = accept_and_wait(&aws, &seen, accept_every, poll).await;
-        operator.kill().ok();
-        operator.wait().ok();
+        stop_operator(&mut operator, pid);
 
         let row = Row {
             tier,
@@ -334,7 +333,7 @@ fn load() -> String {
 fn spawn_operator(env: &TestEnv, poll: Duration) -> Child {
     let exe = env!("CARGO_BIN_EXE_aws-invite-operator");
     // `STEADY_STATE_WRAP` runs the operator under a profiler, e.g. "heaptrack -o /tmp/op"
-    // (RSS is then the wrapper's, not the operator's).
+    // (RSS is still the operator's: see `operator_pid`).
     let wrap = std::env::var("STEADY_STATE_WRAP").unwrap_or_default();
     let mut words = wrap.split_whitespace();
     let mut command = match words.next() {
@@ -362,6 +361,42 @@ fn spawn_operator(env: &TestEnv, poll: Duration) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("operator starts")
+}
+
+/// The operator's process: the spawned child, or under `STEADY_STATE_WRAP` the wrapper's
+/// descendant that runs the operator binary (a profiler such as heaptrack runs it as its
+/// child): its RSS is the operator's, not the wrapper's. The spawned child when none shows up
+/// within 30 s.
+async fn operator_pid(child: &Child) -> u32 {
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_aws-invite-operator")).expect("operator binary");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut pending = vec![child.id()];
+        while let Some(pid) = pending.pop() {
+            if std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|e| e == exe) {
+                return pid;
+            }
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+            pending.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        }
+        if Instant::now() > deadline {
+            return child.id();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Kills the operator (SIGKILL: under a heap profiler, what it reports as leaked is then what
+/// was live at the end of the tier) and waits for the spawned child, so that a wrapper has
+/// written its output before the next tier. Killing only a wrapper would leave the operator
+/// running, holding the metrics port of the next tier.
+fn stop_operator(child: &mut Child, pid: u32) {
+    if pid == child.id() {
+        child.kill().ok();
+    } else {
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().ok();
+    }
+    child.wait().ok();
 }
 
 /// Sends invitations as an earlier run would have, through the AWS SDK.
