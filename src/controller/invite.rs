@@ -507,7 +507,7 @@ async fn after_send(
 
 /// Record: the reconcile's one status write and its one event write.
 async fn record(ctx: &Context, invite: &AwsAccountInvite, plan: &Plan) -> Result<(), Error> {
-    if invite.status.as_ref() != Some(&plan.status) {
+    if super::status_changed(invite.status.as_ref(), &plan.status) {
         let api: Api<AwsAccountInvite> = Api::namespaced(ctx.client.clone(), &invite.namespace().unwrap_or_default());
         api.patch_status(
             &invite.name_any(),

@@ -280,6 +280,19 @@ fn config_concurrency(ctx: &Context) -> u16 {
     ctx.config.concurrency
 }
 
+/// Whether writing the `planned` status would change the `recorded` one: the status writers
+/// (invite, profile, transfer) skip a write that changes nothing. Compared as written: a
+/// Kubernetes Time is written in whole seconds, so a time from AWS's answer or the clock
+/// (nanoseconds) that the status already records is no change (issue 14: such no-op writes
+/// were a third status write per adopted invite at a start).
+pub(super) fn status_changed<S: serde::Serialize + PartialEq>(recorded: Option<&S>, planned: &S) -> bool {
+    match recorded {
+        Some(recorded) if recorded == planned => false,
+        Some(recorded) => serde_json::to_value(recorded).ok() != serde_json::to_value(planned).ok(),
+        None => true,
+    }
+}
+
 /// References to the cached invites that `keep` selects: what a watch or a poller wakes.
 pub(super) fn invites_where(
     store: &Store<AwsAccountInvite>,
@@ -291,4 +304,37 @@ pub(super) fn invites_where(
         .filter(|i| keep(i))
         .map(|i| ObjectRef::from_obj(i.as_ref()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{AwsAccountInviteStatus, HandshakeStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn status(expires: jiff::Timestamp) -> AwsAccountInviteStatus {
+        AwsAccountInviteStatus {
+            handshake: Some(HandshakeStatus {
+                id: "h-1".into(),
+                arn: None,
+                state: "OPEN".into(),
+                requested_at: None,
+                expires_at: Some(Time(expires)),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_time_already_recorded_in_whole_seconds_is_no_change() {
+        let from_aws: jiff::Timestamp = "2026-12-16T04:21:08.704999923Z".parse().expect("time");
+        let recorded: jiff::Timestamp = "2026-12-16T04:21:08Z".parse().expect("time");
+        // The API server gives back what the operator wrote: whole seconds.
+        assert!(!status_changed(Some(&status(recorded)), &status(from_aws)));
+        assert!(status_changed(
+            Some(&status(recorded)),
+            &status("2026-12-16T04:21:09Z".parse().expect("time"))
+        ));
+        assert!(status_changed(None, &status(recorded)));
+    }
 }

@@ -142,7 +142,7 @@ fn decide(profile: &BillingProfile, check: &OrganizationCheck, ctx: &Context) ->
 
 /// Record: the one status write, and an event when Ready changes (or on the first check).
 async fn record(ctx: &Context, profile: &BillingProfile, status: &BillingProfileStatus) -> Result<(), Error> {
-    if profile.status.as_ref() != Some(status) {
+    if super::status_changed(profile.status.as_ref(), status) {
         let api: Api<BillingProfile> = Api::all(ctx.client.clone());
         api.patch_status(
             &profile.name_any(),

@@ -647,7 +647,7 @@ async fn aws_unavailable(
 }
 
 async fn store(ctx: &TransferContext, t: &BillingTransfer, status: &BillingTransferStatus) -> Result<(), Error> {
-    if t.status.as_ref() == Some(status) {
+    if !super::status_changed(t.status.as_ref(), status) {
         return Ok(());
     }
     let api: Api<BillingTransfer> = Api::namespaced(ctx.base.client.clone(), &t.namespace().unwrap_or_default());

@@ -901,14 +901,20 @@ fn adopt(obs: &Observation<'_>, plan: &mut Plan, pending: &Handshake) {
     // The adopted invitation counts once, whether AWS lists it since the invite's creation or not.
     plan.status.attempts = obs.status.attempts.saturating_add(1).max(obs.sent_since_created);
     plan.status.last_invited_at = Some(Time(pending.requested_at.map_or(obs.now, |r| obs.now.min(r))));
+    // The condition says what the next reconciles will say of this invitation (one status write
+    // per adoption, issue 14); the Event says it was adopted.
     let lead = format!(
+        "Invitation {} sent to account {} (attempt {} of {}); waiting for the account owner to accept it",
+        pending.id, obs.spec.account_id, plan.status.attempts, obs.spec.reinvite.max_attempts
+    );
+    let message = with_acceptance_advice(&plan.status, &lead, obs.now);
+    plan.stand(obs, Standing::Invited { message });
+    let adopted = format!(
         "Adopted open invitation {} to account {} (sent earlier, not yet recorded); waiting for the account owner to \
          accept it",
         pending.id, obs.spec.account_id
     );
-    let message = with_acceptance_advice(&plan.status, &lead, obs.now);
-    plan.stand(obs, Standing::Invited { message });
-    plan.note(false, EventReason::Adopted, lead);
+    plan.note(false, EventReason::Adopted, adopted);
     plan.requeue_after = Some(Duration::from_secs(3600));
 }
 
@@ -925,12 +931,19 @@ pub const ANOTHER_ORGANIZATION_ADVICE: &str = "If the account is a member of ano
 /// adds where, until when (never a time already past at `now`), and what an account in another
 /// organization must do first.
 fn with_acceptance_advice(status: &AwsAccountInviteStatus, lead: &str, now: Timestamp) -> String {
+    // Whole seconds, as the status records the expiry (a Kubernetes Time is written in whole
+    // seconds): the message is the same whether the expiry came from AWS's answer or the status.
     let expires = match status.handshake.as_ref().and_then(|h| h.expires_at.as_ref()) {
-        Some(t) if t.0 > now => format!(" before it expires at {}", t.0),
-        Some(t) => format!(" (its expiry, {}, has passed: AWS ends it shortly)", t.0),
+        Some(t) if t.0 > now => format!(" before it expires at {}", whole_seconds(t.0)),
+        Some(t) => format!(" (its expiry, {}, has passed: AWS ends it shortly)", whole_seconds(t.0)),
         None => String::new(),
     };
     format!("{lead} in the AWS Organizations console{expires}. {ANOTHER_ORGANIZATION_ADVICE}")
+}
+
+/// `t` without its fraction of a second.
+fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
 }
 
 fn invited_message(obs: &Observation<'_>, recorded: &HandshakeStatus) -> String {
