@@ -197,7 +197,7 @@ async fn main() {
             .get(tier.div_ceil(PAGE).saturating_sub(1))
             .map(|c| (c.time - started_wall).as_seconds_f64());
         println!(
-            "open invites {tier:>5}: all Invited after {:.1}s, the first sweep's last page after {}              (the tier's row follows its steady-state window)",
+            "open invites {tier:>5}: all Invited after {:.1}s, the first sweep's last page after {} (the tier's row follows its steady-state window)",
             to_invited.as_secs_f64(),
             fmt_secs(swept)
         );
